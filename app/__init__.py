@@ -1,0 +1,1 @@
+"""Use cases, services and the `cairn` command line; no QtWidgets here."""

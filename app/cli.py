@@ -1,0 +1,580 @@
+"""The `cairn` command line: headless access to a space. Never imports Qt."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from app.passphrase import PassphraseUnavailable, get_passphrase, read_secret_file
+from app.space import AmbiguousId, Space
+from store.errors import (
+    DamagedSpace,
+    NoSuchAsset,
+    NoSuchAttachment,
+    NoSuchVersion,
+    NotASpace,
+    StoreError,
+    WeakPassphrase,
+    WrongPassphrase,
+    WrongRecoveryKey,
+)
+from store.kdf import PRODUCTION_POLICY, KdfPolicy
+from store.records import AssetRecord
+from store.search import HIGHLIGHT_END, HIGHLIGHT_START
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_WRONG_SECRET = 3
+EXIT_DAMAGED = 4
+EXIT_NOT_FOUND = 5
+EXIT_NOT_A_SPACE = 6
+
+EXIT_CODES_HELP = """\
+exit codes:
+  0  success
+  1  other failure (disk full, permission denied, space busy in another program)
+  2  usage error (bad arguments, no passphrase available, unreadable input file)
+  3  wrong passphrase or recovery key
+  4  the space is damaged or has been tampered with (see `cairn verify`)
+  5  no such asset, version or attachment
+  6  the space file does not exist or is not a Cairn space
+
+The passphrase comes from --passphrase-file FILE, else the CAIRN_PASSPHRASE
+environment variable, else a prompt. Ids may be shortened to a unique prefix
+of at least 4 characters.
+"""
+
+
+class UsageError(Exception):
+    """Bad input from the person: exit code 2."""
+
+
+def _version() -> str:
+    try:
+        return metadata.version("cairn")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+# ------------------------------------------------------------------ parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    common.add_argument(
+        "--passphrase-file", type=Path, metavar="FILE", help="read the passphrase from FILE"
+    )
+
+    parser = argparse.ArgumentParser(
+        prog="cairn",
+        description="Cairn: your personal learning space, in one encrypted file.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"cairn {_version()}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def command(name: str, help_: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(
+            name, help=help_, description=help_, parents=[common], epilog=EXIT_CODES_HELP,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )  # fmt: skip
+        sub.add_argument("space", type=Path, metavar="SPACE", help="the space file")
+        return sub
+
+    command("init", "create a new space and print its recovery key once")
+    command("info", "show format, id, counts and key-derivation settings (no passphrase)")
+
+    add = command("add", "create an asset and print its id")
+    add.add_argument("--template", required=True, metavar="ID", help="template id")
+    add.add_argument("--title", required=True, metavar="T")
+    _content_options(add)
+
+    listing = command("list", "list assets, most recently updated first")
+    listing.add_argument("--tag", action="append", default=[], metavar="TAG",
+                         help="only assets with this tag")  # fmt: skip
+    listing.add_argument("--template", metavar="ID", help="only assets of this template")
+
+    show = command("show", "show one asset with its fields, tags, links and attachments")
+    show.add_argument("id", metavar="ID")
+    show.add_argument("--version", type=int, metavar="N", help="show an earlier version")
+
+    edit = command("edit", "save a new version of an asset")
+    edit.add_argument("id", metavar="ID")
+    edit.add_argument("--title", metavar="T")
+    _content_options(edit)
+    edit.add_argument("--unset", action="append", default=[], metavar="FIELD",
+                      help="remove a field")  # fmt: skip
+    edit.add_argument("--untag", action="append", default=[], metavar="TAG", help="remove a tag")
+    edit.add_argument("--unlink", action="append", default=[], metavar="ID",
+                      help="remove a link")  # fmt: skip
+
+    history = command("history", "list the saved versions of an asset")
+    history.add_argument("id", metavar="ID")
+
+    restore = command("restore", "make an earlier version current again (as a new version)")
+    restore.add_argument("id", metavar="ID")
+    restore.add_argument("version", type=int, metavar="VERSION")
+
+    delete = command("delete", "delete an asset with its history and attachments")
+    delete.add_argument("id", metavar="ID")
+
+    search = command("search", "full-text search: best match first")
+    search.add_argument("query", metavar="QUERY")
+    search.add_argument("--limit", type=int, default=20, metavar="N")
+
+    attach = command("attach", "add a file to an asset (streamed, encrypted)")
+    attach.add_argument("id", metavar="ID")
+    attach.add_argument("file", type=Path, metavar="FILE")
+    attach.add_argument("--name", metavar="NAME", help="name to store (default: the file's)")
+
+    extract = command("extract", "write an attachment back out, byte-identical")
+    extract.add_argument("attachment_id", metavar="ATTACHMENT_ID")
+    extract.add_argument("out", type=Path, metavar="OUT")
+
+    passwd = command("passwd", "change the passphrase")
+    passwd.add_argument("--new-passphrase-file", type=Path, metavar="F")
+
+    recover = command("recover", "set a new passphrase using the recovery key")
+    recover.add_argument("--recovery-key-file", type=Path, metavar="F")
+    recover.add_argument("--new-passphrase-file", type=Path, metavar="F")
+
+    command("verify", "check every record, attachment chunk and the manifest")
+    return parser
+
+
+def _content_options(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                     dest="set_fields", help="set a field (repeatable)")  # fmt: skip
+    sub.add_argument("--tag", action="append", default=[], metavar="TAG", help="add a tag")
+    sub.add_argument("--link", action="append", default=[], metavar="ID",
+                     help="link to another asset")  # fmt: skip
+
+
+def _parse_assignments(items: Sequence[str]) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"--set expects FIELD=VALUE, got {item!r}")
+        fields[name.strip()] = value
+    return fields
+
+
+# ------------------------------------------------------------------ output
+
+
+class Output:
+    def __init__(self, as_json: bool) -> None:
+        self.as_json = as_json
+        self.bold = sys.stdout.isatty() and not as_json and "NO_COLOR" not in os.environ
+
+    def json(self, value: Any) -> None:
+        print(json.dumps(value, indent=2, ensure_ascii=False))
+
+    def line(self, text: str = "") -> None:
+        print(text)
+
+    def highlight(self, snippet: str) -> str:
+        start, end = ("\033[1m", "\033[0m") if self.bold else ("**", "**")
+        return snippet.replace(HIGHLIGHT_START, start).replace(HIGHLIGHT_END, end)
+
+
+def _warn(message: str) -> None:
+    print(f"cairn: warning: {message}", file=sys.stderr)
+
+
+def _asset_json(space: Space, record: AssetRecord, *, with_attachments: bool) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": record.id,
+        "version": record.version,
+        "title": record.title,
+        "template": record.template_id,
+        "template_version": record.template_version,
+        "fields": record.fields,
+        "tags": record.tags,
+        "links": [link.get("target") for link in record.links],
+        "linked_from": [s.id for s in space.linked_from(record.id)],
+        "created": record.created,
+        "updated": record.updated,
+    }
+    if with_attachments:
+        data["attachments"] = [
+            {"id": a.id, "name": a.name, "size": a.size, "sha256": a.sha256,
+             "media_type": a.media_type}  # fmt: skip
+            for a in space.attachments(record.id)
+        ]
+    return data
+
+
+def _human_size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"
+
+
+def _print_asset(out: Output, data: dict[str, Any]) -> None:
+    out.line(f"{data['title']}")
+    out.line(f"  id:        {data['id']}")
+    template = data["template"] + (f" {data['template_version']}" if data["template_version"] else "")
+    out.line(f"  template:  {template}")
+    out.line(f"  version:   {data['version']}")
+    out.line(f"  created:   {data['created']}")
+    out.line(f"  updated:   {data['updated']}")
+    out.line(f"  tags:      {', '.join(data['tags']) or '-'}")
+    if data["links"]:
+        out.line(f"  links to:  {', '.join(data['links'])}")
+    if data["linked_from"]:
+        out.line(f"  linked from: {', '.join(data['linked_from'])}")
+    if data["fields"]:
+        out.line("  fields:")
+        for name, value in data["fields"].items():
+            text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+            lines = str(text).splitlines() or [""]
+            out.line(f"    {name}: {lines[0]}")
+            for extra in lines[1:]:
+                out.line(f"      {extra}")
+    for attachment in data.get("attachments", []):
+        out.line(
+            f"  attachment {attachment['id'][:8]}  {attachment['name']}  "
+            f"{_human_size(attachment['size'])}"
+        )
+
+
+# ---------------------------------------------------------------- commands
+
+
+class Runner:
+    """Runs one parsed command; `kdf_policy` is injectable for tests only."""
+
+    def __init__(self, args: argparse.Namespace, kdf_policy: KdfPolicy) -> None:
+        self.args = args
+        self.policy = kdf_policy
+        self.out = Output(args.json)
+        self.exit_code = EXIT_OK
+
+    def open(self) -> Space:
+        passphrase = get_passphrase(self.args.passphrase_file)
+        space = Space.open(self.args.space, passphrase, kdf_policy=self.policy, index="lazy")
+        if space.integrity_problem and self.args.command != "verify":
+            _warn(
+                f"this space failed its integrity check ({space.integrity_problem}); "
+                "it is read-only; run 'cairn verify' for details"
+            )
+        return space
+
+    def run(self) -> int:
+        handler: Callable[[], None] = getattr(self, f"cmd_{self.args.command}")
+        handler()
+        return self.exit_code
+
+    def cmd_init(self) -> None:
+        passphrase = get_passphrase(self.args.passphrase_file, prompt="New passphrase: ",
+                                    confirm=True)  # fmt: skip
+        if self.args.space.exists():
+            raise UsageError(f"{self.args.space} already exists; choose another file")
+        space, recovery_key = Space.create(self.args.space, passphrase, kdf_policy=self.policy)
+        with space:
+            if self.out.as_json:
+                self.out.json({"space_id": space.space_id, "recovery_key": recovery_key})
+                return
+            self.out.line(f"Created the space {self.args.space} (id {space.space_id}).")
+            self.out.line("")
+            self.out.line("Your recovery key opens the space if you forget the passphrase.")
+            self.out.line("Write it down and keep it somewhere safe: it is shown only this once.")
+            self.out.line("")
+            self.out.line(f"    {recovery_key}")
+
+    def cmd_info(self) -> None:
+        header = Space.read_header(self.args.space)
+        if self.out.as_json:
+            self.out.json(asdict(header))
+            return
+        kdf = header.kdf
+        self.out.line(f"space:          {self.args.space}")
+        self.out.line(f"space id:       {header.space_id}")
+        self.out.line(f"format:         cairn-space {header.format_version}, "
+                      f"schema {header.schema_version}")  # fmt: skip
+        self.out.line(f"assets:         {header.assets} ({header.versions} earlier versions)")
+        self.out.line(f"attachments:    {header.attachments} "
+                      f"({_human_size(header.attachment_bytes)})")  # fmt: skip
+        self.out.line(
+            f"key derivation: {kdf.get('alg', '?')}, {int(kdf.get('m', 0)) // 1024} MiB, "
+            f"{kdf.get('t', '?')} passes, {kdf.get('p', '?')} lanes"
+        )
+
+    def cmd_add(self) -> None:
+        fields = _parse_assignments(self.args.set_fields)
+        with self.open() as space:
+            record = space.add_asset(
+                self.args.template, self.args.title, fields, self.args.tag, self.args.link
+            )
+            if self.out.as_json:
+                self.out.json({"id": record.id})
+            else:
+                self.out.line(record.id)
+
+    def cmd_list(self) -> None:
+        with self.open() as space:
+            summaries, damaged = space.list_assets()
+        wanted = {tag.casefold() for tag in self.args.tag}
+        summaries = [
+            s for s in summaries
+            if wanted <= {t.casefold() for t in s.tags}
+            and (self.args.template is None or s.template_id == self.args.template)
+        ]  # fmt: skip
+        if self.out.as_json:
+            self.out.json(
+                [
+                    {"id": s.id, "title": s.title, "template": s.template_id, "tags": s.tags,
+                     "created": s.created, "updated": s.updated, "version": s.version}  # fmt: skip
+                    for s in summaries
+                ]
+            )
+        elif not summaries:
+            self.out.line("No assets yet. Add one with: cairn add SPACE --template journal "
+                          "--title 'What I learned today'")  # fmt: skip
+        else:
+            width = min(48, max(len(s.title) for s in summaries))
+            for s in summaries:
+                title = s.title if len(s.title) <= width else s.title[: width - 1] + "…"
+                tags = ", ".join(s.tags)
+                self.out.line(
+                    f"{s.id[:8]}  {title:<{width}}  {s.template_id:<16}  "
+                    f"{s.updated[:16].replace('T', ' ')}  {tags}".rstrip()
+                )
+        if damaged:
+            _warn(f"{len(damaged)} asset(s) could not be read: " + ", ".join(damaged))
+            self.exit_code = EXIT_DAMAGED
+
+    def cmd_show(self) -> None:
+        with self.open() as space:
+            asset_id = space.resolve_asset_id(self.args.id)
+            if self.args.version is not None:
+                record = space.get_version(asset_id, self.args.version)
+            else:
+                record = space.get_asset(asset_id)
+            data = _asset_json(space, record, with_attachments=True)
+        if self.out.as_json:
+            self.out.json(data)
+        else:
+            _print_asset(self.out, data)
+
+    def cmd_edit(self) -> None:
+        fields = _parse_assignments(self.args.set_fields)
+        with self.open() as space:
+            record = space.edit_asset(
+                space.resolve_asset_id(self.args.id),
+                title=self.args.title,
+                set_fields=fields,
+                unset_fields=self.args.unset,
+                add_tags=self.args.tag,
+                remove_tags=self.args.untag,
+                add_links=self.args.link,
+                remove_links=self.args.unlink,
+            )
+        if self.out.as_json:
+            self.out.json({"id": record.id, "version": record.version})
+        else:
+            self.out.line(f"Saved version {record.version} of {record.id}.")
+
+    def cmd_history(self) -> None:
+        with self.open() as space:
+            versions = space.history(space.resolve_asset_id(self.args.id))
+        if self.out.as_json:
+            self.out.json([asdict(v) for v in versions])
+            return
+        for v in versions:
+            marker = "  (current)" if v.current else ""
+            self.out.line(f"{v.version:>4}  {v.saved.replace('T', ' ')[:19]}  {v.title}{marker}")
+
+    def cmd_restore(self) -> None:
+        with self.open() as space:
+            asset_id = space.resolve_asset_id(self.args.id)
+            record = space.restore_version(asset_id, self.args.version)
+        if self.out.as_json:
+            self.out.json({"id": record.id, "version": record.version})
+        else:
+            self.out.line(
+                f"Restored version {self.args.version} as version {record.version} of {record.id}."
+            )
+
+    def cmd_delete(self) -> None:
+        with self.open() as space:
+            asset_id = space.resolve_asset_id(self.args.id)
+            space.delete_asset(asset_id)
+        if self.out.as_json:
+            self.out.json({"deleted": asset_id})
+        else:
+            self.out.line(f"Deleted {asset_id} with its history and attachments.")
+
+    def cmd_search(self) -> None:
+        with self.open() as space:
+            hits = space.search(self.args.query, limit=max(1, self.args.limit))
+        if self.out.as_json:
+            plain = Output(as_json=False)
+            plain.bold = False
+            self.out.json(
+                [{"id": h.asset_id, "title": h.title, "snippet": plain.highlight(h.snippet),
+                  "score": round(h.score, 4)} for h in hits]  # fmt: skip
+            )
+            return
+        if not hits:
+            self.out.line(f"Nothing matches {self.args.query!r}.")
+        for hit in hits:
+            self.out.line(f"{hit.asset_id[:8]}  {hit.title}")
+            self.out.line(f"          {self.out.highlight(' '.join(hit.snippet.split()))}")
+
+    def cmd_attach(self) -> None:
+        source: Path = self.args.file
+        if not source.is_file():
+            raise UsageError(f"{source} is not a readable file")
+        with self.open() as space:
+            info = space.attach(space.resolve_asset_id(self.args.id), source, self.args.name)
+        if self.out.as_json:
+            self.out.json({"attachment_id": info.id})
+        else:
+            self.out.line(info.id)
+
+    def cmd_extract(self) -> None:
+        out: Path = self.args.out
+        if out.is_dir():
+            raise UsageError(f"{out} is a folder; give a file name")
+        if not out.parent.is_dir():
+            raise UsageError(f"the folder {out.parent} does not exist")
+        with self.open() as space:
+            info = space.extract(space.resolve_attachment_id(self.args.attachment_id), out)
+        if self.out.as_json:
+            self.out.json({"attachment_id": info.id, "path": str(out), "size": info.size,
+                           "sha256": info.sha256})  # fmt: skip
+        else:
+            self.out.line(f"Wrote {info.name} ({_human_size(info.size)}) to {out}.")
+
+    def _new_passphrase(self) -> str:
+        if self.args.new_passphrase_file is not None:
+            return read_secret_file(self.args.new_passphrase_file)
+        if not sys.stdin.isatty():
+            raise UsageError("no new passphrase: use --new-passphrase-file F")
+        return get_passphrase(None, prompt="New passphrase: ", confirm=True)
+
+    def cmd_passwd(self) -> None:
+        with self.open() as space:
+            new = self._new_passphrase()
+            space.change_passphrase(new)
+        self._done("The passphrase has been changed.")
+
+    def cmd_recover(self) -> None:
+        if self.args.recovery_key_file is not None:
+            recovery_key = read_secret_file(self.args.recovery_key_file)
+        elif sys.stdin.isatty():
+            recovery_key = input("Recovery key: ")
+        else:
+            raise UsageError("no recovery key: use --recovery-key-file F")
+        with Space.open_with_recovery_key(
+            self.args.space, recovery_key, kdf_policy=self.policy
+        ) as space:
+            space.change_passphrase(self._new_passphrase())
+        self._done("A new passphrase has been set with the recovery key.")
+
+    def _done(self, message: str) -> None:
+        if self.out.as_json:
+            self.out.json({"ok": True})
+        else:
+            self.out.line(message)
+
+    def cmd_verify(self) -> None:
+        with self.open() as space:
+            report = space.verify()
+        if self.out.as_json:
+            self.out.json(
+                {"ok": report.ok, "assets": report.assets, "versions": report.versions,
+                 "attachments": report.attachments, "attachment_bytes": report.attachment_bytes,
+                 "problems": [asdict(p) for p in report.problems]}  # fmt: skip
+            )
+        else:
+            for problem in report.problems:
+                self.out.line(f"DAMAGED  {problem.where}: {problem.what}")
+            verdict = "ok" if report.ok else f"{len(report.problems)} problem(s) found"
+            self.out.line(
+                f"{verdict}: checked {report.assets} assets, {report.versions} earlier versions, "
+                f"{report.attachments} attachments ({_human_size(report.attachment_bytes)})"
+            )
+        if not report.ok:
+            self.exit_code = EXIT_DAMAGED
+
+
+# -------------------------------------------------------------------- main
+
+
+def _fail(code: int, message: str) -> int:
+    print(f"cairn: {message}", file=sys.stderr)
+    return code
+
+
+def _exit_code_for(exc: BaseException) -> int:
+    if isinstance(exc, WrongPassphrase | WrongRecoveryKey):
+        return EXIT_WRONG_SECRET
+    if isinstance(exc, DamagedSpace):
+        return EXIT_DAMAGED
+    if isinstance(exc, NoSuchAsset | NoSuchAttachment | NoSuchVersion | AmbiguousId):
+        return EXIT_NOT_FOUND
+    if isinstance(exc, NotASpace):
+        return EXIT_NOT_A_SPACE
+    if isinstance(exc, UsageError | PassphraseUnavailable | WeakPassphrase):
+        return EXIT_USAGE
+    return EXIT_ERROR
+
+
+def _message_for(exc: BaseException) -> str:
+    if isinstance(exc, NoSuchAsset):
+        return f"no asset has the id {exc}"
+    if isinstance(exc, NoSuchAttachment):
+        return f"no attachment has the id {exc}"
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f" ({exc.filename})" if exc.filename else ""
+        return f"{exc.strerror.lower()}{where}"
+    if isinstance(exc, FileExistsError):
+        return str(exc)
+    return str(exc) or type(exc).__name__
+
+
+def main(argv: Sequence[str] | None = None, *, kdf_policy: KdfPolicy = PRODUCTION_POLICY) -> int:
+    """Run the command line; returns the exit code (see EXIT_CODES_HELP)."""
+    parser = build_parser()
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if not arguments:
+        # Until the desktop window exists, `cairn` alone explains itself.
+        parser.print_help()
+        return EXIT_OK
+    try:
+        args = parser.parse_args(arguments)
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    try:
+        return Runner(args, kdf_policy).run()
+    except KeyboardInterrupt:
+        return _fail(130, "interrupted")
+    except BrokenPipeError:
+        # Output piped into `head` and the like: not an error worth a message.
+        sys.stderr.close()
+        return EXIT_OK
+    except (StoreError, UsageError, PassphraseUnavailable, OSError) as exc:
+        return _fail(_exit_code_for(exc), _message_for(exc))
+    except Exception as exc:
+        # Never a traceback (it could quote data); details only when asked for.
+        if os.environ.get("CAIRN_DEBUG"):
+            raise
+        return _fail(EXIT_ERROR, f"internal error ({type(exc).__name__}); "
+                                 "run with CAIRN_DEBUG=1 for details and please report it")  # fmt: skip

@@ -1,0 +1,50 @@
+"""Where the command line gets a passphrase: a file, the environment, or a prompt."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+from pathlib import Path
+
+ENVIRONMENT_VARIABLE = "CAIRN_PASSPHRASE"
+MAX_FILE_BYTES = 4 * 1024 * 1024
+
+
+class PassphraseUnavailable(Exception):
+    """No passphrase could be obtained (no file, no variable, no terminal)."""
+
+
+def read_secret_file(path: Path) -> str:
+    """A passphrase or key from a file: its first line, without the line ending."""
+    try:
+        with Path(path).open("rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise PassphraseUnavailable(f"cannot read {path}: {exc.strerror}") from exc
+    if len(raw) > MAX_FILE_BYTES:
+        raise PassphraseUnavailable(f"{path} is too large to hold a passphrase")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PassphraseUnavailable(f"{path} is not UTF-8 text") from exc
+    # Only the line ending goes: spaces may be part of a passphrase.
+    return text.split("\n", 1)[0].removesuffix("\r")
+
+
+def get_passphrase(
+    passphrase_file: Path | None, *, prompt: str = "Passphrase: ", confirm: bool = False
+) -> str:
+    """From --passphrase-file, else CAIRN_PASSPHRASE, else an interactive prompt."""
+    if passphrase_file is not None:
+        return read_secret_file(passphrase_file)
+    if ENVIRONMENT_VARIABLE in os.environ:
+        return os.environ[ENVIRONMENT_VARIABLE]
+    if not sys.stdin.isatty():
+        raise PassphraseUnavailable(
+            f"no passphrase: use --passphrase-file FILE or set {ENVIRONMENT_VARIABLE}"
+        )
+    first = getpass.getpass(prompt)
+    if confirm and getpass.getpass("Repeat the passphrase: ") != first:
+        raise PassphraseUnavailable("the two passphrases do not match")
+    return first

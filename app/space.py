@@ -1,0 +1,348 @@
+"""The Space: an unlocked personal learning space and what a person can do with it.
+
+This is the facade the desktop app and the command line share. It composes
+the encrypted store with the in-memory search index, which is built after
+unlock (in a background thread unless asked otherwise).
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import IO, Any
+
+from store.errors import DamagedRecord, NoSuchAsset, NoSuchAttachment, StoreError
+from store.kdf import PRODUCTION_POLICY, KdfPolicy
+from store.records import (
+    AssetRecord,
+    AssetSummary,
+    AttachmentInfo,
+    SpaceHeader,
+    VerifyReport,
+    VersionInfo,
+)
+from store.search import SearchHit, SearchIndex, flatten_text
+from store.spacefile import NewAsset, SpaceFile
+
+MIN_ID_PREFIX = 4
+
+
+class AmbiguousId(StoreError):
+    """An id prefix matches more than one asset or attachment."""
+
+
+def normalise_tags(tags: Iterable[str]) -> list[str]:
+    """Trim, drop empties and case-insensitive duplicates, keep the first spelling."""
+    seen: set[str] = set()
+    result: list[str] = []
+    for tag in tags:
+        cleaned = " ".join(tag.split())
+        if cleaned and cleaned.casefold() not in seen:
+            seen.add(cleaned.casefold())
+            result.append(cleaned)
+    return result
+
+
+def _resolve(prefix: str, ids: Iterable[str], missing: Exception) -> str:
+    prefix = prefix.strip().lower()
+    candidates = [item for item in ids if item.startswith(prefix)]
+    if prefix in candidates:
+        return prefix
+    if len(prefix) < MIN_ID_PREFIX or not candidates:
+        raise missing
+    if len(candidates) > 1:
+        raise AmbiguousId(f"{prefix!r} matches {len(candidates)} items; give more characters")
+    return candidates[0]
+
+
+class Space:
+    """An unlocked space. Call `lock()` when done; keys and index go with it."""
+
+    def __init__(self, store: SpaceFile, *, index: str = "background") -> None:
+        self._store = store
+        self._index = SearchIndex()
+        self._index_ready = threading.Event()
+        self._index_error: BaseException | None = None
+        self._index_thread: threading.Thread | None = None
+        if index == "background":
+            self._index_thread = threading.Thread(
+                target=self._build_index, name="cairn-index", daemon=True
+            )
+            self._index_thread.start()
+        elif index == "now":
+            self._build_index()
+
+    # ----------------------------------------------------------------- opening
+
+    @classmethod
+    def create(
+        cls, path: Path, passphrase: str, *, kdf_policy: KdfPolicy = PRODUCTION_POLICY
+    ) -> tuple[Space, str]:
+        """Create a space; returns it with the recovery key, which is shown only once."""
+        store, recovery_key = SpaceFile.create(Path(path), passphrase, kdf_policy)
+        return cls(store, index="lazy"), recovery_key
+
+    @classmethod
+    def open(
+        cls,
+        path: Path,
+        passphrase: str,
+        *,
+        kdf_policy: KdfPolicy = PRODUCTION_POLICY,
+        index: str = "background",
+    ) -> Space:
+        """Unlock with the passphrase. `index`: "background", "now" or "lazy"."""
+        return cls(SpaceFile.unlock(Path(path), passphrase, kdf_policy), index=index)
+
+    @classmethod
+    def open_with_recovery_key(
+        cls,
+        path: Path,
+        recovery_key: str,
+        *,
+        kdf_policy: KdfPolicy = PRODUCTION_POLICY,
+        index: str = "lazy",
+    ) -> Space:
+        store = SpaceFile.unlock_with_recovery_key(Path(path), recovery_key, kdf_policy)
+        return cls(store, index=index)
+
+    @staticmethod
+    def read_header(path: Path) -> SpaceHeader:
+        return SpaceFile.read_header(Path(path))
+
+    def lock(self) -> None:
+        """Drop the keys and the search index and close the file."""
+        self._store.lock()
+        if self._index_thread is not None:
+            self._index_thread.join(timeout=10)
+        self._index.close()
+
+    def __enter__(self) -> Space:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.lock()
+
+    @property
+    def path(self) -> Path:
+        return self._store.path
+
+    @property
+    def space_id(self) -> str:
+        return self._store.space_id
+
+    @property
+    def integrity_problem(self) -> str | None:
+        """Why the space is read-only (failed manifest check), or None."""
+        return self._store.integrity_problem
+
+    # ------------------------------------------------------------------ assets
+
+    def resolve_asset_id(self, prefix: str) -> str:
+        return _resolve(prefix, self._store.asset_ids(), NoSuchAsset(prefix))
+
+    def resolve_attachment_id(self, prefix: str) -> str:
+        return _resolve(prefix, self._store.attachment_ids(), NoSuchAttachment(prefix))
+
+    def add_asset(
+        self,
+        template_id: str,
+        title: str,
+        fields: Mapping[str, Any] | None = None,
+        tags: Iterable[str] = (),
+        links: Iterable[str] = (),
+        template_version: str | None = None,
+    ) -> AssetRecord:
+        return self.add_assets(
+            [
+                NewAsset(
+                    template_id=template_id,
+                    title=title,
+                    fields=dict(fields or {}),
+                    tags=normalise_tags(tags),
+                    links=[{"target": self.resolve_asset_id(link)} for link in links],
+                    template_version=template_version,
+                )
+            ]
+        )[0]
+
+    def add_assets(self, assets: Iterable[NewAsset]) -> list[AssetRecord]:
+        """Create many assets in one durable commit (imports, benchmarks)."""
+        records = self._store.insert_assets(assets)
+        for record in records:
+            self._index_record(record)
+        return records
+
+    def get_asset(self, asset_id: str) -> AssetRecord:
+        return self._store.get_asset(asset_id)
+
+    def list_assets(self) -> tuple[list[AssetSummary], list[str]]:
+        """Readable assets, most recently updated first, and the ids of damaged ones."""
+        summaries, damaged = self._store.list_summaries()
+        summaries.sort(key=lambda s: (s.updated, s.created, s.id), reverse=True)
+        return summaries, damaged
+
+    def edit_asset(
+        self,
+        asset_id: str,
+        *,
+        title: str | None = None,
+        set_fields: Mapping[str, Any] | None = None,
+        unset_fields: Iterable[str] = (),
+        add_tags: Iterable[str] = (),
+        remove_tags: Iterable[str] = (),
+        add_links: Iterable[str] = (),
+        remove_links: Iterable[str] = (),
+        fields: Mapping[str, Any] | None = None,
+        tags: Iterable[str] | None = None,
+    ) -> AssetRecord:
+        """Save a new version; the previous one is kept in history."""
+        current = self._store.get_asset(asset_id)
+        record = AssetRecord(**current.__dict__)
+        if title is not None:
+            record.title = title
+        record.fields = dict(fields) if fields is not None else dict(current.fields)
+        record.fields.update(set_fields or {})
+        for name in unset_fields:
+            record.fields.pop(name, None)
+        removed = {tag.casefold() for tag in remove_tags}
+        base = list(tags) if tags is not None else current.tags
+        record.tags = [t for t in normalise_tags([*base, *add_tags]) if t.casefold() not in removed]
+        unlinked = {self.resolve_asset_id(link) for link in remove_links}
+        links = [link for link in current.links if link.get("target") not in unlinked]
+        for link in add_links:
+            target = self.resolve_asset_id(link)
+            if all(existing.get("target") != target for existing in links):
+                links.append({"target": target})
+        record.links = links
+        saved = self._store.update_asset(record, current.version)
+        self._index_record(saved)
+        return saved
+
+    def history(self, asset_id: str) -> list[VersionInfo]:
+        return self._store.history(asset_id)
+
+    def get_version(self, asset_id: str, version: int) -> AssetRecord:
+        return self._store.get_version(asset_id, version)
+
+    def restore_version(self, asset_id: str, version: int) -> AssetRecord:
+        """Make an earlier version current again (as a new version; nothing is lost)."""
+        old = self._store.get_version(asset_id, version)
+        current = self._store.get_asset(asset_id)
+        record = AssetRecord(**{**old.__dict__, "id": asset_id, "version": current.version})
+        saved = self._store.update_asset(record, current.version)
+        self._index_record(saved)
+        return saved
+
+    def delete_asset(self, asset_id: str) -> None:
+        self._store.delete_asset(asset_id)
+        self._index.remove(asset_id)
+
+    def linked_from(self, asset_id: str) -> list[AssetSummary]:
+        """Assets whose links point at this one (the other side of a link)."""
+        summaries, _ = self._store.list_summaries()
+        return [s for s in summaries if any(l.get("target") == asset_id for l in s.links)]
+
+    # ------------------------------------------------------------- attachments
+
+    def attach(
+        self,
+        asset_id: str,
+        source: Path | IO[bytes],
+        name: str | None = None,
+        media_type: str | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> AttachmentInfo:
+        """Stream a file into the space as an attachment of the asset."""
+        if isinstance(source, Path):
+            name = name or source.name
+            media_type = media_type or mimetypes.guess_type(source.name)[0]
+            with source.open("rb") as handle:
+                return self._store.add_attachment(
+                    asset_id, handle, name, media_type or "application/octet-stream", progress
+                )
+        return self._store.add_attachment(
+            asset_id, source, name or "attachment", media_type or "application/octet-stream",
+            progress,
+        )  # fmt: skip
+
+    def attachments(self, asset_id: str) -> list[AttachmentInfo]:
+        return self._store.list_attachments(asset_id)
+
+    def get_attachment(self, attachment_id: str) -> AttachmentInfo:
+        return self._store.get_attachment(attachment_id)
+
+    def read_attachment(self, attachment_id: str) -> Iterable[bytes]:
+        """Plaintext chunks; raises DamagedRecord (possibly after some chunks)."""
+        return self._store.read_attachment(attachment_id)
+
+    def extract(self, attachment_id: str, out: Path) -> AttachmentInfo:
+        """Write an attachment to `out`, byte-identical, or leave nothing behind."""
+        from app.files import atomic_writer
+
+        info = self._store.get_attachment(attachment_id)
+        with atomic_writer(out) as handle:
+            for chunk in self._store.read_attachment(attachment_id):
+                handle.write(chunk)
+        return info
+
+    def delete_attachment(self, attachment_id: str) -> None:
+        self._store.delete_attachment(attachment_id)
+
+    # ------------------------------------------------------------------ search
+
+    def _index_record(self, record: AssetRecord) -> None:
+        if self._index_ready.is_set() or self._index_thread is not None:
+            self._index.put(
+                record.id, record.version, record.title, flatten_text(record.fields), record.tags
+            )
+
+    def _build_index(self) -> None:
+        try:
+            for record in self._store.iter_assets():
+                if isinstance(record, DamagedRecord):
+                    continue
+                self._index.put(
+                    record.id, record.version, record.title, flatten_text(record.fields),
+                    record.tags,
+                )  # fmt: skip
+        except Exception as exc:  # reported to whoever searches next
+            self._index_error = exc
+        finally:
+            self._index_ready.set()
+
+    def build_index(self) -> None:
+        """Build the index now (blocking) unless it is built or being built."""
+        if self._index_thread is None and not self._index_ready.is_set():
+            self._build_index()
+
+    @property
+    def index_ready(self) -> bool:
+        return self._index_ready.is_set()
+
+    def wait_for_index(self, timeout: float | None = None) -> bool:
+        self.build_index()
+        return self._index_ready.wait(timeout)
+
+    def search(self, query: str, limit: int = 50) -> list[SearchHit]:
+        """Full-text search, best match first; waits for the index if it is building."""
+        self.wait_for_index()
+        if self._index_error is not None:
+            raise self._index_error
+        return self._index.search(query, limit)
+
+    # ---------------------------------------------------------- keys & checks
+
+    def change_passphrase(self, new_passphrase: str) -> None:
+        self._store.change_passphrase(new_passphrase)
+
+    def verify(self) -> VerifyReport:
+        return self._store.verify()
+
+    def identity_public_key(self) -> bytes:
+        return self._store.identity_public_key()
+
+    def sign(self, data: bytes) -> bytes:
+        return self._store.sign(data)

@@ -1,0 +1,1 @@
+"""Icons, stylesheets and translations (data only, read with importlib.resources)."""

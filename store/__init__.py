@@ -1,0 +1,1 @@
+"""The encrypted space file: format, cryptography, tables, migrations and search."""

@@ -1,0 +1,90 @@
+"""Sealed field values: AES-256-GCM bound to (space, table, column, row, version, schema).
+
+Blob layout: ``format(1) ‖ key_id(4) ‖ nonce(12) ‖ ciphertext ‖ tag(16)``. The
+plaintext is the value's compact JSON, padded (ISO/IEC 7816-4) to a multiple of
+PAD_BLOCK bytes so that ciphertext sizes reveal lengths only coarsely.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import uuid
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from store.errors import DamagedRecord
+
+BLOB_FORMAT = 1
+NONCE_LENGTH = 12
+HEADER_LENGTH = 1 + 4 + NONCE_LENGTH
+PAD_BLOCK = 32
+_AAD_PREFIX = b"cairn/v1/field\x00"
+
+
+def pad(data: bytes) -> bytes:
+    padded = data + b"\x80"
+    return padded + b"\x00" * (-len(padded) % PAD_BLOCK)
+
+
+def unpad(data: bytes) -> bytes:
+    end = data.rstrip(b"\x00")
+    if not end.endswith(b"\x80"):
+        raise ValueError("bad padding")
+    return end[:-1]
+
+
+def _text(value: str) -> bytes:
+    raw = value.encode()
+    return struct.pack(">H", len(raw)) + raw
+
+
+class FieldSealer:
+    """Seals and opens the encrypted columns of one space."""
+
+    def __init__(
+        self, key: bytes | bytearray, key_id: bytes, space_id: bytes, schema_version: int
+    ) -> None:
+        self._aead = AESGCM(bytes(key))
+        self.key_id = key_id
+        self.space_id = space_id
+        self.schema_version = schema_version
+
+    def associated_data(self, table: str, column: str, row_id: str, row_version: int) -> bytes:
+        return b"".join(
+            (
+                _AAD_PREFIX,
+                self.space_id,
+                _text(table),
+                _text(column),
+                uuid.UUID(row_id).bytes,
+                struct.pack(">QI", row_version, self.schema_version),
+            )
+        )
+
+    def seal(self, table: str, column: str, row_id: str, row_version: int, value: Any) -> bytes:
+        plaintext = pad(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+        nonce = os.urandom(NONCE_LENGTH)
+        aad = self.associated_data(table, column, row_id, row_version)
+        header = bytes((BLOB_FORMAT,)) + self.key_id + nonce
+        return header + self._aead.encrypt(nonce, plaintext, aad)
+
+    def open(self, blob: bytes, table: str, column: str, row_id: str, row_version: int) -> Any:
+        """Decrypt a sealed value; anything wrong raises DamagedRecord, never bad data."""
+        if (
+            not isinstance(blob, bytes | bytearray | memoryview)
+            or len(blob) < HEADER_LENGTH + 16
+            or blob[0] != BLOB_FORMAT
+            or bytes(blob[1:5]) != self.key_id
+        ):
+            raise DamagedRecord(table, row_id, column)
+        nonce = bytes(blob[5:HEADER_LENGTH])
+        try:
+            aad = self.associated_data(table, column, row_id, row_version)
+            plaintext = self._aead.decrypt(nonce, bytes(blob[HEADER_LENGTH:]), aad)
+            return json.loads(unpad(plaintext))
+        except (InvalidTag, ValueError) as exc:
+            raise DamagedRecord(table, row_id, column) from exc

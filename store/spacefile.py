@@ -1,0 +1,1001 @@
+"""The space file: create, unlock and lock it, and read and write its records.
+
+Everything here runs on plain data and raises the errors in store.errors. A
+SpaceFile is safe to share between threads: one lock serialises its work on
+the single SQLite connection it owns.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, ParamSpec, TypeVar
+
+import sqlalchemy.exc
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import delete, func, insert, update
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, SQLModel, select
+
+from store import migrations
+from store.database import open_engine, session_scope
+from store.errors import (
+    DamagedRecord,
+    DamagedSpace,
+    NoSuchAsset,
+    NoSuchAttachment,
+    NoSuchVersion,
+    NotASpace,
+    SpaceLocked,
+    StoreError,
+    UnsupportedVersion,
+    WeakPassphrase,
+    WrongPassphrase,
+)
+from store.kdf import PRODUCTION_POLICY, KdfPolicy
+from store.keys import DATA_KEY_LENGTH, DataKey
+from store.keyslots import (
+    PASSPHRASE,
+    RECOVERY,
+    KeySlot,
+    check_passphrase_slot,
+    make_passphrase_slot,
+    make_recovery_slot,
+    open_passphrase_slot,
+    open_recovery_slot,
+)
+from store.manifest import ManifestKey, ManifestState
+from store.recovery import format_recovery_key, new_recovery_secret, parse_recovery_key
+from store.records import (
+    AssetRecord,
+    AssetSummary,
+    AttachmentInfo,
+    Problem,
+    SpaceHeader,
+    VerifyReport,
+    VersionInfo,
+    now_iso,
+)
+from store.sealing import FieldSealer
+from store.stream import CHUNK_SIZE, ChunkCipher
+from store.tables import (
+    AssetRow,
+    AssetVersionRow,
+    AttachmentChunkRow,
+    AttachmentRow,
+    IdentityRow,
+    KeySlotRow,
+    Meta,
+)
+
+FORMAT_NAME = "cairn-space"
+FORMAT_VERSION = 1
+STORE_TABLES = (Meta, KeySlotRow, AssetRow, AssetVersionRow, AttachmentRow,
+                AttachmentChunkRow, IdentityRow)  # fmt: skip
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class ConflictError(StoreError):
+    """The asset changed since it was read (another window or process saved it)."""
+
+
+def _database_errors(function: Callable[P, R]) -> Callable[P, R]:
+    """Turn SQLite failures into store errors: busy stays busy, the rest is damage."""
+
+    @functools.wraps(function)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return function(*args, **kwargs)
+        except sqlalchemy.exc.OperationalError as exc:
+            message = str(exc.orig) if exc.orig else str(exc)
+            if "locked" in message or "busy" in message:
+                raise StoreError("the space is busy in another program; try again") from exc
+            if "no such table" in message:
+                raise NotASpace("the file is not a Cairn space") from exc
+            raise DamagedSpace(f"the space file cannot be read ({message})") from exc
+        except sqlalchemy.exc.DatabaseError as exc:
+            message = str(exc.orig) if exc.orig else str(exc)
+            raise DamagedSpace(f"the space file cannot be read ({message})") from exc
+
+    return wrapper
+
+
+class _ManifestDelta:
+    """The rows a transaction adds to and removes from the manifest."""
+
+    def __init__(self, key: ManifestKey) -> None:
+        self.key = key
+        self.xor = 0
+        self.count = 0
+
+    def add(self, table: str, row_id: str, version: int) -> None:
+        self.xor ^= self.key.term(table, row_id, version)
+        self.count += 1
+
+    def remove(self, table: str, row_id: str, version: int) -> None:
+        self.xor ^= self.key.term(table, row_id, version)
+        self.count -= 1
+
+
+def _database_errors_in_generator(
+    function: Callable[P, Iterator[R]],
+) -> Callable[P, Iterator[R]]:
+    """The same mapping for generators, whose errors surface while iterating."""
+
+    @functools.wraps(function)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> Iterator[R]:
+        iterator = function(*args, **kwargs)
+        while True:
+            try:
+                item = _database_errors(next)(iterator)
+            except StopIteration:
+                return
+            yield item
+
+    return wrapper
+
+
+def _read_meta(session: Session) -> dict[str, str]:
+    return {row.key: row.value for row in session.exec(select(Meta))}
+
+
+def _set_meta(session: Session, key: str, value: str) -> None:
+    session.merge(Meta(key=key, value=value))
+
+
+def _manifest_from_meta(meta: dict[str, str]) -> ManifestState:
+    try:
+        data = json.loads(meta["manifest"])
+        return ManifestState(
+            generation=int(data["generation"]),
+            count=int(data["count"]),
+            accumulator=int(data["acc"], 16),
+            tag=bytes.fromhex(data["tag"]),
+        )
+    except (KeyError, ValueError, TypeError) as exc:
+        raise DamagedSpace("the space's manifest is missing or unreadable") from exc
+
+
+def _manifest_to_meta(state: ManifestState) -> str:
+    return json.dumps(
+        {
+            "generation": state.generation,
+            "count": state.count,
+            "acc": format(state.accumulator, "064x"),
+            "tag": state.tag.hex(),
+        }
+    )
+
+
+def _check_header(meta: dict[str, str]) -> tuple[int, bytes]:
+    """Validate format and versions; returns (schema version, space id bytes)."""
+    if meta.get("format") != FORMAT_NAME:
+        raise NotASpace("the file is not a Cairn space")
+    try:
+        format_version = int(meta["format_version"])
+        schema_version = int(meta["schema_version"])
+        space_id = uuid.UUID(meta["space_id"]).bytes
+    except (KeyError, ValueError) as exc:
+        raise DamagedSpace("the space's header is damaged") from exc
+    if format_version > FORMAT_VERSION or schema_version > migrations.SCHEMA_VERSION:
+        raise UnsupportedVersion(
+            "the space was written by a newer version of Cairn; update Cairn to open it"
+        )
+    return schema_version, space_id
+
+
+def _slot_from_row(row: KeySlotRow) -> KeySlot:
+    return KeySlot(row.id, row.kind, row.params, row.wrapped, row.check, row.digest)
+
+
+def _read_full(source: IO[bytes], size: int) -> bytes:
+    """Read up to `size` bytes, looping over short reads (pipes, sockets)."""
+    parts: list[bytes] = []
+    remaining = size
+    while remaining:
+        part = source.read(remaining)
+        if not part:
+            break
+        parts.append(part)
+        remaining -= len(part)
+    return b"".join(parts)
+
+
+@dataclass(frozen=True)
+class NewAsset:
+    """An asset to create; the store gives it an id, version 1 and timestamps."""
+
+    template_id: str
+    title: str
+    fields: dict[str, Any]
+    tags: list[str]
+    links: list[dict[str, str]]
+    template_version: str | None = None
+    created: str | None = None
+
+
+class SpaceFile:
+    """An unlocked space file."""
+
+    def __init__(
+        self,
+        path: Path,
+        engine: Engine,
+        key: DataKey,
+        schema_version: int,
+        policy: KdfPolicy,
+    ) -> None:
+        self.path = path
+        self.space_id = str(uuid.UUID(bytes=key.space_id))
+        self.policy = policy
+        self._engine: Engine | None = engine
+        self._key: DataKey | None = key
+        self._lock = threading.RLock()
+        self._bind_keys(schema_version)
+        #: Set at unlock when the manifest does not match the rows (deleted or
+        #: rolled-back records); the space is then read-only until repaired.
+        self.integrity_problem: str | None = None
+
+    def _bind_keys(self, schema_version: int) -> None:
+        assert self._key is not None
+        key = self._key
+        self.schema_version = schema_version
+        self._fields = FieldSealer(key.subkey("fields"), key.key_id, key.space_id, schema_version)
+        self._identity = FieldSealer(
+            key.subkey("identity"), key.key_id, key.space_id, schema_version
+        )
+        self._manifest = ManifestKey(key.subkey("manifest"), key.space_id)
+        self._attachments_key = bytes(key.subkey("attachments"))
+
+    # ----------------------------------------------------------------- opening
+
+    @classmethod
+    @_database_errors
+    def create(
+        cls, path: Path, passphrase: str, policy: KdfPolicy = PRODUCTION_POLICY
+    ) -> tuple[SpaceFile, str]:
+        """Create a new space; returns it unlocked with its recovery key (shown once)."""
+        if not passphrase:
+            raise WeakPassphrase("the passphrase must not be empty")
+        path = Path(path)
+        if path.exists():
+            raise FileExistsError(f"{path} already exists")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        space_id = uuid.uuid4()
+        dek = bytearray(os.urandom(DATA_KEY_LENGTH))
+        secret = new_recovery_secret()
+        slots = [
+            make_passphrase_slot(dek, passphrase, space_id.bytes, policy),
+            make_recovery_slot(dek, secret, space_id.bytes),
+        ]
+        recovery_key = format_recovery_key(secret)
+        secret[:] = bytes(len(secret))
+
+        # Build the file under a temporary name and move it into place only when
+        # complete, so a crash never leaves a half-created space behind.
+        staging = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.creating")
+        os.close(os.open(staging, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        try:
+            engine = open_engine(staging, create=True)
+            key = DataKey(dek, space_id.bytes)
+            space = cls(staging, engine, key, migrations.SCHEMA_VERSION, policy)
+            SQLModel.metadata.create_all(engine, tables=[t.__table__ for t in STORE_TABLES])  # type: ignore[attr-defined]
+            with session_scope(engine) as session:
+                for name, value in (
+                    ("format", FORMAT_NAME),
+                    ("format_version", str(FORMAT_VERSION)),
+                    ("schema_version", str(migrations.SCHEMA_VERSION)),
+                    ("space_id", str(space_id)),
+                    ("manifest", _manifest_to_meta(space._manifest.state(0, 0, 0))),
+                ):
+                    session.add(Meta(key=name, value=value))
+                for slot in slots:
+                    session.add(KeySlotRow(**slot.__dict__))
+            with space._write() as (session, delta):
+                space._create_identity(session, delta)
+            space.lock()
+            if path.exists():
+                raise FileExistsError(f"{path} already exists")
+            os.replace(staging, path)
+        except BaseException:
+            for suffix in ("", "-wal", "-shm"):
+                staging.with_name(staging.name + suffix).unlink(missing_ok=True)
+            raise
+        try:
+            space = cls(path, open_engine(path), DataKey(dek, space_id.bytes),
+                        migrations.SCHEMA_VERSION, policy)  # fmt: skip
+        finally:
+            dek[:] = bytes(len(dek))
+        return space, recovery_key
+
+    @staticmethod
+    @_database_errors
+    def read_header(path: Path) -> SpaceHeader:
+        """Read what the file shows without a passphrase (also a quick format check)."""
+        engine = open_engine(Path(path))
+        try:
+            with Session(engine) as session:
+                meta = _read_meta(session)
+                schema_version, _ = _check_header(meta)
+                kdf: dict[str, Any] = {}
+                for row in session.exec(select(KeySlotRow).where(KeySlotRow.kind == PASSPHRASE)):
+                    kdf = json.loads(row.params)
+                size = session.exec(select(func.coalesce(func.sum(AttachmentRow.size), 0))).one()
+                return SpaceHeader(
+                    format_version=int(meta["format_version"]),
+                    schema_version=schema_version,
+                    space_id=meta["space_id"],
+                    assets=session.exec(select(func.count()).select_from(AssetRow)).one(),
+                    versions=session.exec(select(func.count()).select_from(AssetVersionRow)).one(),
+                    attachments=session.exec(select(func.count()).select_from(AttachmentRow)).one(),
+                    attachment_bytes=int(size),
+                    kdf=kdf,
+                )
+        finally:
+            engine.dispose()
+
+    @classmethod
+    def unlock(
+        cls, path: Path, passphrase: str, policy: KdfPolicy = PRODUCTION_POLICY
+    ) -> SpaceFile:
+        """Open with a passphrase; raises WrongPassphrase, DamagedSpace or NotASpace."""
+
+        def opener(slots: list[KeySlot], space_id: bytes) -> bytearray:
+            candidates = [slot for slot in slots if slot.kind == PASSPHRASE]
+            if not candidates:
+                raise DamagedSpace("the space has no passphrase key slot")
+            # Check every slot's parameters before deriving anything at all.
+            for slot in candidates:
+                check_passphrase_slot(slot, policy)
+            for slot in candidates:
+                try:
+                    return open_passphrase_slot(slot, passphrase, space_id, policy)
+                except WrongPassphrase:
+                    continue
+            raise WrongPassphrase("the passphrase is not correct")
+
+        return cls._unlock(Path(path), policy, opener)
+
+    @classmethod
+    def unlock_with_recovery_key(
+        cls, path: Path, recovery_key: str, policy: KdfPolicy = PRODUCTION_POLICY
+    ) -> SpaceFile:
+        secret = parse_recovery_key(recovery_key)
+
+        def opener(slots: list[KeySlot], space_id: bytes) -> bytearray:
+            candidates = [slot for slot in slots if slot.kind == RECOVERY]
+            if not candidates:
+                raise DamagedSpace("the space has no recovery key slot")
+            return open_recovery_slot(candidates[0], secret, space_id)
+
+        try:
+            return cls._unlock(Path(path), policy, opener)
+        finally:
+            secret[:] = bytes(len(secret))
+
+    @classmethod
+    @_database_errors
+    def _unlock(
+        cls,
+        path: Path,
+        policy: KdfPolicy,
+        opener: Callable[[list[KeySlot], bytes], bytearray],
+    ) -> SpaceFile:
+        engine = open_engine(path)
+        try:
+            with Session(engine) as session:
+                meta = _read_meta(session)
+                schema_version, space_id = _check_header(meta)
+                slots = [_slot_from_row(row) for row in session.exec(select(KeySlotRow))]
+            dek = opener(slots, space_id)
+            key = DataKey(dek, space_id)
+            dek[:] = bytes(len(dek))
+            space = cls(path, engine, key, schema_version, policy)
+            if schema_version < migrations.SCHEMA_VERSION:
+                space._migrate(schema_version)
+            space.integrity_problem = space._check_manifest()
+            return space
+        except BaseException:
+            engine.dispose()
+            raise
+
+    def lock(self) -> None:
+        """Close the file and drop the keys; the object is unusable afterwards."""
+        with self._lock:
+            if self._engine is not None:
+                self._engine.dispose()
+                self._engine = None
+            if self._key is not None:
+                self._key.wipe()
+                self._key = None
+            self._attachments_key = b""
+
+    @property
+    def is_locked(self) -> bool:
+        return self._engine is None
+
+    def _require_engine(self) -> Engine:
+        if self._engine is None:
+            raise SpaceLocked("the space is locked")
+        return self._engine
+
+    # ----------------------------------------------------------- transactions
+
+    @contextmanager
+    def _read(self) -> Iterator[Session]:
+        with self._lock, Session(self._require_engine()) as session:
+            yield session
+
+    @contextmanager
+    def _write(self, *, allow_damaged: bool = False) -> Iterator[tuple[Session, _ManifestDelta]]:
+        """One durable transaction that also moves the manifest forward."""
+        with self._lock:
+            engine = self._require_engine()
+            if self.integrity_problem and not allow_damaged:
+                raise DamagedSpace(
+                    f"the space is read-only because it failed its integrity check: "
+                    f"{self.integrity_problem}"
+                )
+            with session_scope(engine) as session:
+                delta = _ManifestDelta(self._manifest)
+                yield session, delta
+                session.flush()
+                state = _manifest_from_meta(_read_meta(session))
+                if not self._manifest.tag_is_valid(state):
+                    raise DamagedSpace("the space's manifest has been tampered with")
+                new_state = self._manifest.state(
+                    state.generation + 1, state.count + delta.count, state.accumulator ^ delta.xor
+                )
+                _set_meta(session, "manifest", _manifest_to_meta(new_state))
+
+    def _check_manifest(self) -> str | None:
+        """Compare the manifest with the rows; None when they match."""
+        with self._read() as session:
+            state = _manifest_from_meta(_read_meta(session))
+            if not self._manifest.tag_is_valid(state):
+                return "the manifest's seal is broken (it was edited or damaged)"
+            accumulator, count = self._manifest_sum(session)
+        if count != state.count:
+            missing = state.count - count
+            if missing > 0:
+                return f"{missing} record(s) are missing (deleted, or an older copy restored)"
+            return f"{-missing} record(s) were added from outside Cairn"
+        if accumulator != state.accumulator:
+            return "records were replaced or rolled back to older versions"
+        return None
+
+    def _manifest_sum(self, session: Session) -> tuple[int, int]:
+        accumulator = count = 0
+        term = self._manifest.term
+        for table, model in (
+            ("asset", AssetRow),
+            ("asset_version", AssetVersionRow),
+            ("attachment", AttachmentRow),
+            ("identity", IdentityRow),
+        ):
+            for row_id, version in session.exec(select(model.id, model.version)):  # type: ignore[attr-defined]
+                accumulator ^= term(table, row_id, version)
+                count += 1
+        return accumulator, count
+
+    # -------------------------------------------------------------- migrations
+
+    def _migrate(self, from_version: int) -> None:
+        """Upgrade an older file in one transaction, re-sealing every value."""
+        target = migrations.SCHEMA_VERSION
+        steps = migrations.steps_from(from_version, target)
+        old_fields, old_identity = self._fields, self._identity
+        with self._lock, session_scope(self._require_engine()) as session:
+            for step in steps:
+                step(session)
+            self._bind_keys(target)
+            self._reseal(session, (old_fields, old_identity), (self._fields, self._identity))
+            _set_meta(session, "schema_version", str(target))
+
+    def _reseal(
+        self,
+        session: Session,
+        old: tuple[FieldSealer, FieldSealer],
+        new: tuple[FieldSealer, FieldSealer],
+    ) -> None:
+        columns: list[tuple[type[SQLModel], str, str, int]] = [
+            (AssetRow, "asset", "summary", 0),
+            (AssetRow, "asset", "body", 0),
+            (AssetVersionRow, "asset_version", "document", 0),
+            (AttachmentRow, "attachment", "meta", 0),
+            (IdentityRow, "identity", "public_key", 0),
+            (IdentityRow, "identity", "private_key", 1),
+        ]
+        for model, table, column, which in columns:
+            rows = session.exec(select(model.id, model.version, getattr(model, column))).all()  # type: ignore[attr-defined]
+            for row_id, version, blob in rows:
+                value = old[which].open(blob, table, column, row_id, version)
+                sealed = new[which].seal(table, column, row_id, version, value)
+                session.execute(
+                    update(model).where(model.id == row_id).values({column: sealed})  # type: ignore[attr-defined]
+                )
+
+    # ---------------------------------------------------------------- identity
+
+    def _create_identity(self, session: Session, delta: _ManifestDelta) -> None:
+        private = Ed25519PrivateKey.generate()
+        row_id = str(uuid.uuid4())
+        public_raw = private.public_key().public_bytes_raw()
+        session.add(
+            IdentityRow(
+                id=row_id,
+                version=1,
+                public_key=self._fields.seal("identity", "public_key", row_id, 1, public_raw.hex()),
+                private_key=self._identity.seal(
+                    "identity", "private_key", row_id, 1, private.private_bytes_raw().hex()
+                ),
+            )
+        )
+        delta.add("identity", row_id, 1)
+
+    @_database_errors
+    def identity_public_key(self) -> bytes:
+        """The raw 32-byte Ed25519 public key of this space."""
+        with self._read() as session:
+            row = session.exec(select(IdentityRow)).first()
+            if row is None:
+                raise DamagedSpace("the space's identity key is missing")
+            return bytes.fromhex(
+                self._fields.open(row.public_key, "identity", "public_key", row.id, row.version)
+            )
+
+    @_database_errors
+    def sign(self, data: bytes) -> bytes:
+        """Sign with the space's Ed25519 identity key."""
+        with self._read() as session:
+            row = session.exec(select(IdentityRow)).first()
+            if row is None:
+                raise DamagedSpace("the space's identity key is missing")
+            raw = self._identity.open(row.private_key, "identity", "private_key", row.id, row.version)
+        return Ed25519PrivateKey.from_private_bytes(bytes.fromhex(raw)).sign(data)
+
+    # ------------------------------------------------------------------ assets
+
+    def _seal_asset(self, record: AssetRecord) -> tuple[bytes, bytes]:
+        return (
+            self._fields.seal("asset", "summary", record.id, record.version, record.summary_part()),
+            self._fields.seal("asset", "body", record.id, record.version, record.body_part()),
+        )
+
+    def _open_asset(self, row: AssetRow) -> AssetRecord:
+        summary = self._fields.open(row.summary, "asset", "summary", row.id, row.version)
+        body = self._fields.open(row.body, "asset", "body", row.id, row.version)
+        return AssetRecord.from_parts(row.id, row.version, summary, body)
+
+    @_database_errors
+    def insert_assets(self, assets: Iterable[NewAsset]) -> list[AssetRecord]:
+        """Create assets in one transaction (one durable commit for the batch)."""
+        created: list[AssetRecord] = []
+        with self._write() as (session, delta):
+            rows = []
+            for new in assets:
+                stamp = new.created or now_iso()
+                record = AssetRecord(
+                    id=str(uuid.uuid4()),
+                    version=1,
+                    template_id=new.template_id,
+                    template_version=new.template_version,
+                    title=new.title,
+                    fields=new.fields,
+                    tags=new.tags,
+                    links=new.links,
+                    created=stamp,
+                    updated=stamp,
+                )
+                summary, body = self._seal_asset(record)
+                rows.append({"id": record.id, "version": 1, "summary": summary, "body": body})
+                delta.add("asset", record.id, 1)
+                created.append(record)
+            if rows:
+                session.execute(insert(AssetRow), rows)
+        return created
+
+    @_database_errors
+    def update_asset(self, record: AssetRecord, expected_version: int) -> AssetRecord:
+        """Save a new version; the previous one goes to history."""
+        with self._write() as (session, delta):
+            row = session.get(AssetRow, record.id)
+            if row is None:
+                raise NoSuchAsset(record.id)
+            if row.version != expected_version:
+                raise ConflictError("the asset was changed elsewhere since it was opened")
+            previous = self._open_asset(row)
+            history_id = str(uuid.uuid4())
+            session.add(
+                AssetVersionRow(
+                    id=history_id,
+                    asset_id=row.id,
+                    version=row.version,
+                    document=self._fields.seal(
+                        "asset_version", "document", history_id, row.version, previous.document()
+                    ),
+                )
+            )
+            delta.add("asset_version", history_id, row.version)
+            delta.remove("asset", row.id, row.version)
+            saved = AssetRecord(**{**record.__dict__, "version": row.version + 1})
+            saved.created = previous.created
+            saved.updated = now_iso()
+            row.version = saved.version
+            row.summary, row.body = self._seal_asset(saved)
+            session.add(row)
+            delta.add("asset", row.id, row.version)
+        return saved
+
+    @_database_errors
+    def get_asset(self, asset_id: str) -> AssetRecord:
+        with self._read() as session:
+            row = session.get(AssetRow, asset_id)
+            if row is None:
+                raise NoSuchAsset(asset_id)
+            return self._open_asset(row)
+
+    @_database_errors
+    def asset_ids(self) -> list[str]:
+        """Ids of every asset (plaintext; no decryption)."""
+        with self._read() as session:
+            return list(session.exec(select(AssetRow.id)))
+
+    @_database_errors
+    def list_summaries(self) -> tuple[list[AssetSummary], list[str]]:
+        """Every readable asset's summary, and the ids of those that are damaged."""
+        summaries: list[AssetSummary] = []
+        damaged: list[str] = []
+        with self._read() as session:
+            rows = session.exec(select(AssetRow.id, AssetRow.version, AssetRow.summary)).all()
+        open_ = self._fields.open
+        for row_id, version, blob in rows:
+            try:
+                summary = open_(blob, "asset", "summary", row_id, version)
+            except DamagedRecord:
+                damaged.append(row_id)
+                continue
+            summaries.append(AssetSummary.from_summary(row_id, version, summary))
+        return summaries, damaged
+
+    @_database_errors_in_generator
+    def iter_assets(self, batch: int = 500) -> Iterator[AssetRecord | DamagedRecord]:
+        """Every asset in full, in batches so writers are never held up for long."""
+        last = ""
+        while True:
+            with self._read() as session:
+                rows = session.exec(
+                    select(AssetRow).where(AssetRow.id > last).order_by(AssetRow.id).limit(batch)  # type: ignore[arg-type]
+                ).all()
+            if not rows:
+                return
+            for row in rows:
+                try:
+                    yield self._open_asset(row)
+                except DamagedRecord as damage:
+                    yield damage
+            last = rows[-1].id
+
+    @_database_errors
+    def history(self, asset_id: str) -> list[VersionInfo]:
+        """Every version of an asset, oldest first; the last one is current."""
+        current = self.get_asset(asset_id)
+        versions: list[VersionInfo] = []
+        with self._read() as session:
+            rows = session.exec(
+                select(AssetVersionRow).where(AssetVersionRow.asset_id == asset_id)
+            ).all()
+        for row in sorted(rows, key=lambda r: r.version):
+            document = self._fields.open(row.document, "asset_version", "document", row.id, row.version)
+            versions.append(
+                VersionInfo(row.version, str(document.get("updated", "")), str(document.get("title", "")), False)
+            )
+        versions.append(VersionInfo(current.version, current.updated, current.title, True))
+        return versions
+
+    @_database_errors
+    def get_version(self, asset_id: str, version: int) -> AssetRecord:
+        current = self.get_asset(asset_id)
+        if version == current.version:
+            return current
+        with self._read() as session:
+            row = session.exec(
+                select(AssetVersionRow).where(
+                    AssetVersionRow.asset_id == asset_id, AssetVersionRow.version == version
+                )
+            ).first()
+        if row is None:
+            raise NoSuchVersion(f"asset {asset_id} has no version {version}")
+        document = self._fields.open(row.document, "asset_version", "document", row.id, row.version)
+        return AssetRecord.from_parts(asset_id, version, document, document)
+
+    @_database_errors
+    def delete_asset(self, asset_id: str) -> None:
+        """Delete an asset with its history and attachments, in one transaction."""
+        # Deleting a damaged asset is how a person cleans up, so it is allowed.
+        with self._write() as (session, delta):
+            row = session.get(AssetRow, asset_id)
+            if row is None:
+                raise NoSuchAsset(asset_id)
+            delta.remove("asset", row.id, row.version)
+            for history_id, version in session.exec(
+                select(AssetVersionRow.id, AssetVersionRow.version).where(
+                    AssetVersionRow.asset_id == asset_id
+                )
+            ).all():
+                delta.remove("asset_version", history_id, version)
+            attachment_ids = []
+            for attachment_id, version in session.exec(
+                select(AttachmentRow.id, AttachmentRow.version).where(
+                    AttachmentRow.asset_id == asset_id
+                )
+            ).all():
+                delta.remove("attachment", attachment_id, version)
+                attachment_ids.append(attachment_id)
+            session.execute(delete(AssetVersionRow).where(AssetVersionRow.asset_id == asset_id))  # type: ignore[arg-type]
+            for attachment_id in attachment_ids:
+                session.execute(
+                    delete(AttachmentChunkRow).where(AttachmentChunkRow.attachment_id == attachment_id)  # type: ignore[arg-type]
+                )
+            session.execute(delete(AttachmentRow).where(AttachmentRow.asset_id == asset_id))  # type: ignore[arg-type]
+            session.delete(row)
+
+    # ------------------------------------------------------------- attachments
+
+    def _open_attachment_meta(self, row: AttachmentRow) -> AttachmentInfo:
+        meta = self._fields.open(row.meta, "attachment", "meta", row.id, row.version)
+        return AttachmentInfo(
+            id=row.id,
+            asset_id=row.asset_id,
+            name=str(meta.get("name", "")),
+            size=row.size,
+            sha256=str(meta.get("sha256", "")),
+            media_type=str(meta.get("media_type", "application/octet-stream")),
+            created=str(meta.get("created", "")),
+        )
+
+    @_database_errors
+    def add_attachment(
+        self,
+        asset_id: str,
+        source: IO[bytes],
+        name: str,
+        media_type: str = "application/octet-stream",
+        progress: Callable[[int], None] | None = None,
+    ) -> AttachmentInfo:
+        """Stream a file into the space in 1 MiB sealed chunks, in one transaction.
+
+        One transaction keeps it all-or-nothing: a crash half-way leaves no
+        trace, and SQLite spills to the WAL so memory stays at a few chunks.
+        """
+        attachment_id = str(uuid.uuid4())
+        cipher = ChunkCipher(self._attachments_key, attachment_id)
+        digest = hashlib.sha256()
+        with self._write() as (session, delta):
+            if session.get(AssetRow, asset_id) is None:
+                raise NoSuchAsset(asset_id)
+            size = index = 0
+            current = _read_full(source, CHUNK_SIZE)
+            while True:
+                following = _read_full(source, CHUNK_SIZE) if len(current) == CHUNK_SIZE else b""
+                last = not following
+                digest.update(current)
+                size += len(current)
+                session.execute(
+                    insert(AttachmentChunkRow),
+                    {"attachment_id": attachment_id, "seq": index,
+                     "data": cipher.seal(index, current, last)},  # fmt: skip
+                )
+                if progress is not None:
+                    progress(size)
+                if last:
+                    break
+                current, index = following, index + 1
+            info = AttachmentInfo(
+                id=attachment_id,
+                asset_id=asset_id,
+                name=name,
+                size=size,
+                sha256=digest.hexdigest(),
+                media_type=media_type,
+                created=now_iso(),
+            )
+            meta = {"name": name, "sha256": info.sha256, "media_type": media_type,
+                    "created": info.created}  # fmt: skip
+            session.add(
+                AttachmentRow(
+                    id=attachment_id,
+                    asset_id=asset_id,
+                    version=1,
+                    size=size,
+                    chunk_count=index + 1,
+                    meta=self._fields.seal("attachment", "meta", attachment_id, 1, meta),
+                )
+            )
+            delta.add("attachment", attachment_id, 1)
+        return info
+
+    @_database_errors
+    def attachment_ids(self) -> list[str]:
+        with self._read() as session:
+            return list(session.exec(select(AttachmentRow.id)))
+
+    @_database_errors
+    def get_attachment(self, attachment_id: str) -> AttachmentInfo:
+        with self._read() as session:
+            row = session.get(AttachmentRow, attachment_id)
+        if row is None:
+            raise NoSuchAttachment(attachment_id)
+        return self._open_attachment_meta(row)
+
+    @_database_errors
+    def list_attachments(self, asset_id: str) -> list[AttachmentInfo]:
+        with self._read() as session:
+            rows = session.exec(select(AttachmentRow).where(AttachmentRow.asset_id == asset_id)).all()
+        infos = [self._open_attachment_meta(row) for row in rows]
+        return sorted(infos, key=lambda info: (info.created, info.name))
+
+    @_database_errors_in_generator
+    def read_attachment(self, attachment_id: str) -> Iterator[bytes]:
+        """Yield the plaintext chunk by chunk; raises DamagedRecord before the end
+        if anything is missing, reordered, appended or altered, so a caller that
+        writes to a temporary file and renames on success never keeps wrong data."""
+        info = self.get_attachment(attachment_id)
+        with self._read() as session:
+            row = session.get(AttachmentRow, attachment_id)
+        assert row is not None
+        cipher = ChunkCipher(self._attachments_key, attachment_id)
+        digest = hashlib.sha256()
+        size = index = 0
+        while True:
+            with self._read() as session:
+                blob = session.exec(
+                    select(AttachmentChunkRow.data).where(
+                        AttachmentChunkRow.attachment_id == attachment_id,
+                        AttachmentChunkRow.seq == index,
+                    )
+                ).first()
+            if blob is None:
+                raise DamagedRecord("attachment", attachment_id, f"chunk {index} is missing")
+            plaintext, last = cipher.open(index, blob)
+            digest.update(plaintext)
+            size += len(plaintext)
+            if last:
+                break
+            yield plaintext
+            index += 1
+        with self._read() as session:
+            extra = session.exec(
+                select(func.count()).select_from(AttachmentChunkRow).where(
+                    AttachmentChunkRow.attachment_id == attachment_id,
+                    AttachmentChunkRow.seq > index,  # type: ignore[arg-type]
+                )
+            ).one()
+        if (
+            extra
+            or index + 1 != row.chunk_count
+            or size != row.size
+            or digest.hexdigest() != info.sha256
+        ):
+            raise DamagedRecord("attachment", attachment_id, "content does not match its record")
+        yield plaintext
+
+    @_database_errors
+    def delete_attachment(self, attachment_id: str) -> None:
+        with self._write() as (session, delta):
+            row = session.get(AttachmentRow, attachment_id)
+            if row is None:
+                raise NoSuchAttachment(attachment_id)
+            delta.remove("attachment", row.id, row.version)
+            session.execute(
+                delete(AttachmentChunkRow).where(AttachmentChunkRow.attachment_id == attachment_id)  # type: ignore[arg-type]
+            )
+            session.delete(row)
+
+    # -------------------------------------------------------------- key slots
+
+    @_database_errors
+    def change_passphrase(self, new_passphrase: str) -> None:
+        """Rewrap the data key for a new passphrase in one transaction."""
+        if not new_passphrase:
+            raise WeakPassphrase("the new passphrase must not be empty")
+        assert self._key is not None
+        slot = make_passphrase_slot(self._key.dek, new_passphrase, self._key.space_id, self.policy)
+        with self._lock, session_scope(self._require_engine()) as session:
+            session.execute(delete(KeySlotRow).where(KeySlotRow.kind == PASSPHRASE))  # type: ignore[arg-type]
+            session.add(KeySlotRow(**slot.__dict__))
+        self._checkpoint()
+
+    def _checkpoint(self) -> None:
+        """Fold the WAL into the file and truncate it (drops old page copies)."""
+        with self._lock:
+            connection = self._require_engine().raw_connection()
+            try:
+                connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()  # type: ignore[attr-defined]
+            finally:
+                connection.close()
+
+    # ----------------------------------------------------------------- verify
+
+    @_database_errors
+    def verify(self) -> VerifyReport:
+        """Check every record, attachment chunk, key slot and the manifest."""
+        report = VerifyReport()
+        problems = report.problems
+        with self._read() as session:
+            quick = [row[0] for row in session.connection().exec_driver_sql("PRAGMA quick_check")]
+            if quick != ["ok"]:
+                problems.extend(Problem("file", line) for line in quick[:20])
+            for slot_row in session.exec(select(KeySlotRow)):
+                if not _slot_from_row(slot_row).is_intact():
+                    problems.append(Problem(f"{slot_row.kind} key slot", "damaged"))
+            asset_versions = dict(session.exec(select(AssetRow.id, AssetRow.version)).all())
+            history_rows = session.exec(
+                select(AssetVersionRow.id, AssetVersionRow.asset_id)
+            ).all()
+            attachment_rows = session.exec(select(AttachmentRow.id, AttachmentRow.asset_id)).all()
+            chunk_owners = set(session.exec(select(AttachmentChunkRow.attachment_id).distinct()))
+            identity_rows = session.exec(select(IdentityRow)).all()
+        problem = self._check_manifest()
+        if problem:
+            problems.append(Problem("manifest", problem))
+        for record in self.iter_assets():
+            if isinstance(record, DamagedRecord):
+                problems.append(Problem(f"asset {record.row_id}", "damaged or tampered with"))
+            report.assets += 1
+        for history_id, asset_id in history_rows:
+            report.versions += 1
+            if asset_id not in asset_versions:
+                problems.append(
+                    Problem(f"asset {asset_id}", "missing, but its earlier versions are present")
+                )
+            with self._read() as session:
+                row = session.get(AssetVersionRow, history_id)
+            assert row is not None
+            try:
+                self._fields.open(row.document, "asset_version", "document", row.id, row.version)
+            except DamagedRecord:
+                problems.append(
+                    Problem(f"asset {asset_id} version {row.version}", "damaged or tampered with")
+                )
+        attachment_ids = set()
+        for attachment_id, asset_id in attachment_rows:
+            attachment_ids.add(attachment_id)
+            report.attachments += 1
+            if asset_id not in asset_versions:
+                problems.append(
+                    Problem(f"attachment {attachment_id}", f"belongs to missing asset {asset_id}")
+                )
+            try:
+                for chunk in self.read_attachment(attachment_id):
+                    report.attachment_bytes += len(chunk)
+            except DamagedRecord as damage:
+                problems.append(Problem(f"attachment {attachment_id}", str(damage.column or damage)))
+        for orphan in sorted(chunk_owners - attachment_ids):
+            problems.append(Problem(f"attachment {orphan}", "its record is missing (chunks remain)"))
+        if len(identity_rows) != 1:
+            problems.append(Problem("identity", "the identity key is missing"))
+        for identity in identity_rows:
+            try:
+                public = self._fields.open(
+                    identity.public_key, "identity", "public_key", identity.id, identity.version
+                )
+                private = self._identity.open(
+                    identity.private_key, "identity", "private_key", identity.id, identity.version
+                )
+                derived = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(private)).public_key()
+                if derived.public_bytes_raw().hex() != public:
+                    problems.append(Problem("identity", "the key pair does not match"))
+            except (DamagedRecord, ValueError):
+                problems.append(Problem("identity", "damaged or tampered with"))
+        return report

@@ -1,0 +1,1 @@
+"""Sync protocol, client and the organisation's workspace server."""

@@ -1,0 +1,1 @@
+"""Built-in form templates (data only, read with importlib.resources)."""
