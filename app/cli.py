@@ -209,8 +209,13 @@ def _asset_json(space: Space, record: AssetRecord, *, with_attachments: bool) ->
     }
     if with_attachments:
         data["attachments"] = [
-            {"id": a.id, "name": a.name, "size": a.size, "sha256": a.sha256,
-             "media_type": a.media_type}  # fmt: skip
+            {
+                "id": a.id,
+                "name": a.name,
+                "size": a.size,
+                "sha256": a.sha256,
+                "media_type": a.media_type,
+            }  # fmt: skip
             for a in space.attachments(record.id)
         ]
     return data
@@ -228,7 +233,9 @@ def _human_size(size: int) -> str:
 def _print_asset(out: Output, data: dict[str, Any]) -> None:
     out.line(f"{data['title']}")
     out.line(f"  id:        {data['id']}")
-    template = data["template"] + (f" {data['template_version']}" if data["template_version"] else "")
+    template = data["template"] + (
+        f" {data['template_version']}" if data["template_version"] else ""
+    )
     out.line(f"  template:  {template}")
     out.line(f"  version:   {data['version']}")
     out.line(f"  created:   {data['created']}")
@@ -338,8 +345,15 @@ class Runner:
         if self.out.as_json:
             self.out.json(
                 [
-                    {"id": s.id, "title": s.title, "template": s.template_id, "tags": s.tags,
-                     "created": s.created, "updated": s.updated, "version": s.version}  # fmt: skip
+                    {
+                        "id": s.id,
+                        "title": s.title,
+                        "template": s.template_id,
+                        "tags": s.tags,
+                        "created": s.created,
+                        "updated": s.updated,
+                        "version": s.version,
+                    }  # fmt: skip
                     for s in summaries
                 ]
             )
@@ -427,8 +441,15 @@ class Runner:
             plain = Output(as_json=False)
             plain.bold = False
             self.out.json(
-                [{"id": h.asset_id, "title": h.title, "snippet": plain.highlight(h.snippet),
-                  "score": round(h.score, 4)} for h in hits]  # fmt: skip
+                [
+                    {
+                        "id": h.asset_id,
+                        "title": h.title,
+                        "snippet": plain.highlight(h.snippet),
+                        "score": round(h.score, 4),
+                    }
+                    for h in hits
+                ]  # fmt: skip
             )
             return
         if not hits:
@@ -499,9 +520,14 @@ class Runner:
             report = space.verify()
         if self.out.as_json:
             self.out.json(
-                {"ok": report.ok, "assets": report.assets, "versions": report.versions,
-                 "attachments": report.attachments, "attachment_bytes": report.attachment_bytes,
-                 "problems": [asdict(p) for p in report.problems]}  # fmt: skip
+                {
+                    "ok": report.ok,
+                    "assets": report.assets,
+                    "versions": report.versions,
+                    "attachments": report.attachments,
+                    "attachment_bytes": report.attachment_bytes,
+                    "problems": [asdict(p) for p in report.problems],
+                }  # fmt: skip
             )
         else:
             for problem in report.problems:
@@ -576,5 +602,8 @@ def main(argv: Sequence[str] | None = None, *, kdf_policy: KdfPolicy = PRODUCTIO
         # Never a traceback (it could quote data); details only when asked for.
         if os.environ.get("CAIRN_DEBUG"):
             raise
-        return _fail(EXIT_ERROR, f"internal error ({type(exc).__name__}); "
-                                 "run with CAIRN_DEBUG=1 for details and please report it")  # fmt: skip
+        return _fail(
+            EXIT_ERROR,
+            f"internal error ({type(exc).__name__}); "
+            "run with CAIRN_DEBUG=1 for details and please report it",
+        )

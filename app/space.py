@@ -243,7 +243,7 @@ class Space:
     def linked_from(self, asset_id: str) -> list[AssetSummary]:
         """Assets whose links point at this one (the other side of a link)."""
         summaries, _ = self._store.list_summaries()
-        return [s for s in summaries if any(l.get("target") == asset_id for l in s.links)]
+        return [s for s in summaries if any(link.get("target") == asset_id for link in s.links)]
 
     # ------------------------------------------------------------- attachments
 

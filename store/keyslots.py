@@ -85,7 +85,9 @@ def make_passphrase_slot(
     return _seal_slot(PASSPHRASE, params.to_json(), material, dek, space_id)
 
 
-def make_recovery_slot(dek: bytes | bytearray, secret: bytes | bytearray, space_id: bytes) -> KeySlot:
+def make_recovery_slot(
+    dek: bytes | bytearray, secret: bytes | bytearray, space_id: bytes
+) -> KeySlot:
     salt = os.urandom(16)
     material = hkdf(secret, salt, b"cairn/v1/recovery")
     return _seal_slot(RECOVERY, {"alg": HKDF_RECOVERY, "salt": salt.hex()}, material, dek, space_id)

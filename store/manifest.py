@@ -54,7 +54,9 @@ class ManifestKey:
         return hmac.digest(self._key, message, hashlib.sha256)
 
     def state(self, generation: int, count: int, accumulator: int) -> ManifestState:
-        return ManifestState(generation, count, accumulator, self.tag(generation, count, accumulator))
+        return ManifestState(
+            generation, count, accumulator, self.tag(generation, count, accumulator)
+        )
 
     def tag_is_valid(self, state: ManifestState) -> bool:
         expected = self.tag(state.generation, state.count, state.accumulator)

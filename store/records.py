@@ -8,8 +8,8 @@ from typing import Any
 
 
 def now_iso() -> str:
-    """The current UTC time as ISO 8601 with seconds, e.g. ``2026-11-22T10:00:00+00:00``."""
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    """The current UTC time, ISO 8601 with microseconds (sorts as text)."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 @dataclass

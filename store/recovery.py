@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import os
 import re
@@ -28,9 +29,15 @@ def format_recovery_key(secret: bytes | bytearray) -> str:
 def parse_recovery_key(text: str) -> bytearray:
     """Accept any case, spaces or dashes, and the digits people type for O and I."""
     cleaned = re.sub(r"[\s\-]", "", text).upper().replace("0", "O").replace("1", "I")
+    expected = len(base64.b32encode(bytes(SECRET_LENGTH + _CHECK_LENGTH)))
+    if len(cleaned) != expected:
+        raise WrongRecoveryKey(
+            f"the recovery key has the wrong length ({len(cleaned)} of {expected} characters; "
+            "check for missing groups)"
+        )
     try:
         raw = base64.b32decode(cleaned)
-    except (ValueError, base64.binascii.Error) as exc:
+    except (ValueError, binascii.Error) as exc:
         raise WrongRecoveryKey("this is not a Cairn recovery key (check for typos)") from exc
     if len(raw) != SECRET_LENGTH + _CHECK_LENGTH:
         raise WrongRecoveryKey("the recovery key has the wrong length (check for missing groups)")

@@ -94,13 +94,17 @@ class SearchIndex:
         if expression is None:
             return []
         with self._lock:
-            rows = self._require().execute(
-                "SELECT asset_id, title, "
-                f"snippet(entry, -1, '{HIGHLIGHT_START}', '{HIGHLIGHT_END}', '…', 12), "
-                "bm25(entry, 0.0, 10.0, 1.0, 5.0) AS rank "
-                "FROM entry WHERE entry MATCH ? ORDER BY rank LIMIT ?",
-                (expression, limit),
-            ).fetchall()
+            rows = (
+                self._require()
+                .execute(
+                    "SELECT asset_id, title, "
+                    f"snippet(entry, -1, '{HIGHLIGHT_START}', '{HIGHLIGHT_END}', '…', 12), "
+                    "bm25(entry, 0.0, 10.0, 1.0, 5.0) AS rank "
+                    "FROM entry WHERE entry MATCH ? ORDER BY rank LIMIT ?",
+                    (expression, limit),
+                )
+                .fetchall()
+            )
         return [SearchHit(row[0], row[1], row[2], -float(row[3])) for row in rows]
 
     def __len__(self) -> int:

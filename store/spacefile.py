@@ -23,7 +23,7 @@ import sqlalchemy.exc
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import delete, func, insert, update
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, SQLModel, select
+from sqlmodel import Session, SQLModel, col, select
 
 from store import migrations
 from store.database import open_engine, session_scope
@@ -53,7 +53,6 @@ from store.keyslots import (
     open_recovery_slot,
 )
 from store.manifest import ManifestKey, ManifestState
-from store.recovery import format_recovery_key, new_recovery_secret, parse_recovery_key
 from store.records import (
     AssetRecord,
     AssetSummary,
@@ -64,6 +63,7 @@ from store.records import (
     VersionInfo,
     now_iso,
 )
+from store.recovery import format_recovery_key, new_recovery_secret, parse_recovery_key
 from store.sealing import FieldSealer
 from store.stream import CHUNK_SIZE, ChunkCipher
 from store.tables import (
@@ -289,7 +289,10 @@ class SpaceFile:
             engine = open_engine(staging, create=True)
             key = DataKey(dek, space_id.bytes)
             space = cls(staging, engine, key, migrations.SCHEMA_VERSION, policy)
-            SQLModel.metadata.create_all(engine, tables=[t.__table__ for t in STORE_TABLES])  # type: ignore[attr-defined]
+            SQLModel.metadata.create_all(
+                engine,
+                tables=[model.__table__ for model in STORE_TABLES],  # type: ignore[union-attr]
+            )
             with session_scope(engine) as session:
                 for name, value in (
                     ("format", FORMAT_NAME),
@@ -483,7 +486,7 @@ class SpaceFile:
             ("attachment", AttachmentRow),
             ("identity", IdentityRow),
         ):
-            for row_id, version in session.exec(select(model.id, model.version)):  # type: ignore[attr-defined]
+            for row_id, version in session.exec(select(model.id, model.version)):
                 accumulator ^= term(table, row_id, version)
                 count += 1
         return accumulator, count
@@ -561,7 +564,9 @@ class SpaceFile:
             row = session.exec(select(IdentityRow)).first()
             if row is None:
                 raise DamagedSpace("the space's identity key is missing")
-            raw = self._identity.open(row.private_key, "identity", "private_key", row.id, row.version)
+            raw = self._identity.open(
+                row.private_key, "identity", "private_key", row.id, row.version
+            )
         return Ed25519PrivateKey.from_private_bytes(bytes.fromhex(raw)).sign(data)
 
     # ------------------------------------------------------------------ assets
@@ -675,7 +680,10 @@ class SpaceFile:
         while True:
             with self._read() as session:
                 rows = session.exec(
-                    select(AssetRow).where(AssetRow.id > last).order_by(AssetRow.id).limit(batch)  # type: ignore[arg-type]
+                    select(AssetRow)
+                    .where(col(AssetRow.id) > last)
+                    .order_by(AssetRow.id)
+                    .limit(batch)
                 ).all()
             if not rows:
                 return
@@ -696,9 +704,16 @@ class SpaceFile:
                 select(AssetVersionRow).where(AssetVersionRow.asset_id == asset_id)
             ).all()
         for row in sorted(rows, key=lambda r: r.version):
-            document = self._fields.open(row.document, "asset_version", "document", row.id, row.version)
+            document = self._fields.open(
+                row.document, "asset_version", "document", row.id, row.version
+            )
             versions.append(
-                VersionInfo(row.version, str(document.get("updated", "")), str(document.get("title", "")), False)
+                VersionInfo(
+                    row.version,
+                    str(document.get("updated", "")),
+                    str(document.get("title", "")),
+                    False,
+                )
             )
         versions.append(VersionInfo(current.version, current.updated, current.title, True))
         return versions
@@ -742,12 +757,16 @@ class SpaceFile:
             ).all():
                 delta.remove("attachment", attachment_id, version)
                 attachment_ids.append(attachment_id)
-            session.execute(delete(AssetVersionRow).where(AssetVersionRow.asset_id == asset_id))  # type: ignore[arg-type]
+            session.execute(
+                delete(AssetVersionRow).where(col(AssetVersionRow.asset_id) == asset_id)
+            )
             for attachment_id in attachment_ids:
                 session.execute(
-                    delete(AttachmentChunkRow).where(AttachmentChunkRow.attachment_id == attachment_id)  # type: ignore[arg-type]
+                    delete(AttachmentChunkRow).where(
+                        col(AttachmentChunkRow.attachment_id) == attachment_id
+                    )
                 )
-            session.execute(delete(AttachmentRow).where(AttachmentRow.asset_id == asset_id))  # type: ignore[arg-type]
+            session.execute(delete(AttachmentRow).where(col(AttachmentRow.asset_id) == asset_id))
             session.delete(row)
 
     # ------------------------------------------------------------- attachments
@@ -793,8 +812,11 @@ class SpaceFile:
                 size += len(current)
                 session.execute(
                     insert(AttachmentChunkRow),
-                    {"attachment_id": attachment_id, "seq": index,
-                     "data": cipher.seal(index, current, last)},  # fmt: skip
+                    {
+                        "attachment_id": attachment_id,
+                        "seq": index,
+                        "data": cipher.seal(index, current, last),
+                    },  # fmt: skip
                 )
                 if progress is not None:
                     progress(size)
@@ -841,7 +863,9 @@ class SpaceFile:
     @_database_errors
     def list_attachments(self, asset_id: str) -> list[AttachmentInfo]:
         with self._read() as session:
-            rows = session.exec(select(AttachmentRow).where(AttachmentRow.asset_id == asset_id)).all()
+            rows = session.exec(
+                select(AttachmentRow).where(AttachmentRow.asset_id == asset_id)
+            ).all()
         infos = [self._open_attachment_meta(row) for row in rows]
         return sorted(infos, key=lambda info: (info.created, info.name))
 
@@ -876,9 +900,11 @@ class SpaceFile:
             index += 1
         with self._read() as session:
             extra = session.exec(
-                select(func.count()).select_from(AttachmentChunkRow).where(
+                select(func.count())
+                .select_from(AttachmentChunkRow)
+                .where(
                     AttachmentChunkRow.attachment_id == attachment_id,
-                    AttachmentChunkRow.seq > index,  # type: ignore[arg-type]
+                    col(AttachmentChunkRow.seq) > index,
                 )
             ).one()
         if (
@@ -898,7 +924,9 @@ class SpaceFile:
                 raise NoSuchAttachment(attachment_id)
             delta.remove("attachment", row.id, row.version)
             session.execute(
-                delete(AttachmentChunkRow).where(AttachmentChunkRow.attachment_id == attachment_id)  # type: ignore[arg-type]
+                delete(AttachmentChunkRow).where(
+                    col(AttachmentChunkRow.attachment_id) == attachment_id
+                )
             )
             session.delete(row)
 
@@ -912,7 +940,7 @@ class SpaceFile:
         assert self._key is not None
         slot = make_passphrase_slot(self._key.dek, new_passphrase, self._key.space_id, self.policy)
         with self._lock, session_scope(self._require_engine()) as session:
-            session.execute(delete(KeySlotRow).where(KeySlotRow.kind == PASSPHRASE))  # type: ignore[arg-type]
+            session.execute(delete(KeySlotRow).where(col(KeySlotRow.kind) == PASSPHRASE))
             session.add(KeySlotRow(**slot.__dict__))
         self._checkpoint()
 
@@ -921,7 +949,7 @@ class SpaceFile:
         with self._lock:
             connection = self._require_engine().raw_connection()
             try:
-                connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()  # type: ignore[attr-defined]
+                connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
             finally:
                 connection.close()
 
@@ -940,9 +968,7 @@ class SpaceFile:
                 if not _slot_from_row(slot_row).is_intact():
                     problems.append(Problem(f"{slot_row.kind} key slot", "damaged"))
             asset_versions = dict(session.exec(select(AssetRow.id, AssetRow.version)).all())
-            history_rows = session.exec(
-                select(AssetVersionRow.id, AssetVersionRow.asset_id)
-            ).all()
+            history_rows = session.exec(select(AssetVersionRow.id, AssetVersionRow.asset_id)).all()
             attachment_rows = session.exec(select(AttachmentRow.id, AttachmentRow.asset_id)).all()
             chunk_owners = set(session.exec(select(AttachmentChunkRow.attachment_id).distinct()))
             identity_rows = session.exec(select(IdentityRow)).all()
@@ -980,9 +1006,13 @@ class SpaceFile:
                 for chunk in self.read_attachment(attachment_id):
                     report.attachment_bytes += len(chunk)
             except DamagedRecord as damage:
-                problems.append(Problem(f"attachment {attachment_id}", str(damage.column or damage)))
+                problems.append(
+                    Problem(f"attachment {attachment_id}", str(damage.column or damage))
+                )
         for orphan in sorted(chunk_owners - attachment_ids):
-            problems.append(Problem(f"attachment {orphan}", "its record is missing (chunks remain)"))
+            problems.append(
+                Problem(f"attachment {orphan}", "its record is missing (chunks remain)")
+            )
         if len(identity_rows) != 1:
             problems.append(Problem("identity", "the identity key is missing"))
         for identity in identity_rows:

@@ -1,0 +1,218 @@
+"""The `cairn` command line as a person or a script uses it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from store.kdf import PRODUCTION_POLICY, KdfPolicy
+from store.spacefile import SpaceFile
+from tests.conftest import PASSPHRASE
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def path(cli, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
+    target = tmp_path / "me.cairn"
+    assert cli("init", target).code == 0
+    return target
+
+
+def _add(cli, path: Path, *extra: str) -> str:  # type: ignore[no-untyped-def]
+    result = cli("add", path, "--json", *extra)
+    assert result.code == 0, result.err
+    return str(json.loads(result.out)["id"])
+
+
+def test_no_arguments_prints_help_with_exit_codes(cli) -> None:  # type: ignore[no-untyped-def]
+    result = cli()
+    assert result.code == 0
+    assert "usage: cairn" in result.out
+    for line in ("3  wrong passphrase", "4  the space is damaged", "5  no such asset",
+                 "6  the space file does not exist"):  # fmt: skip
+        assert line in result.out
+
+
+def test_init_prints_the_recovery_key_once_as_json(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    result = cli("init", tmp_path / "s.cairn", "--json")
+    data = json.loads(result.out)
+    assert set(data) == {"space_id", "recovery_key"}
+    assert len(data["recovery_key"].split("-")) == 14
+    again = cli("init", tmp_path / "s.cairn")
+    assert again.code == 2
+    assert "already exists" in again.err
+
+
+def test_init_without_any_passphrase_source_is_a_usage_error(  # type: ignore[no-untyped-def]
+    cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "stdin", open(os.devnull))  # noqa: SIM115
+    result = cli("init", tmp_path / "s.cairn", passphrase=None)
+    assert result.code == 2
+    assert "CAIRN_PASSPHRASE" in result.err
+    assert not (tmp_path / "s.cairn").exists()
+
+
+def test_add_list_show_edit_history_restore_delete(cli, path: Path) -> None:  # type: ignore[no-untyped-def]
+    plan = _add(cli, path, "--template", "smart-plan", "--title", "Learn SQL",
+                "--set", "specific=Write joins", "--tag", "data")  # fmt: skip
+    note = _add(cli, path, "--template", "journal", "--title", "Joins clicked",
+                "--set", "body=Left joins keep rows", "--tag", "data", "--tag", "sql",
+                "--link", plan[:8])  # fmt: skip
+
+    listing = json.loads(cli("list", path, "--json").out)
+    assert [item["id"] for item in listing] == [note, plan]
+    assert set(listing[0]) >= {"id", "title", "template", "tags", "created", "updated"}
+    assert listing[0]["tags"] == ["data", "sql"]
+    assert [i["id"] for i in json.loads(cli("list", path, "--json", "--tag", "SQL").out)] == [note]
+
+    shown = json.loads(cli("show", path, note, "--json").out)
+    assert shown["fields"] == {"body": "Left joins keep rows"}
+    assert shown["links"] == [plan]
+    assert shown["attachments"] == []
+    assert json.loads(cli("show", path, plan, "--json").out)["linked_from"] == [note]
+
+    edited = cli("edit", path, note, "--title", "Joins finally clicked", "--set", "body=Inner too",
+                 "--untag", "data", "--json")  # fmt: skip
+    assert json.loads(edited.out)["version"] == 2
+    history = json.loads(cli("history", path, note, "--json").out)
+    assert [(v["version"], v["title"]) for v in history] == [
+        (1, "Joins clicked"),
+        (2, "Joins finally clicked"),
+    ]
+    assert set(history[0]) >= {"version", "saved", "title"}
+
+    assert cli("restore", path, note, "1").code == 0
+    restored = json.loads(cli("show", path, note, "--json").out)
+    assert restored["version"] == 3
+    assert restored["title"] == "Joins clicked"
+    assert restored["tags"] == ["data", "sql"]
+    assert json.loads(cli("show", path, note, "--version", "2", "--json").out)["fields"] == {
+        "body": "Inner too"
+    }
+
+    assert cli("delete", path, note).code == 0
+    assert cli("show", path, note).code == 5
+    assert [i["id"] for i in json.loads(cli("list", path, "--json").out)] == [plan]
+
+
+def test_search_finds_best_match_first(cli, path: Path) -> None:  # type: ignore[no-untyped-def]
+    weak = _add(cli, path, "--template", "journal", "--title", "Monday",
+                "--set", "body=a short note about coaching")  # fmt: skip
+    strong = _add(cli, path, "--template", "journal", "--title", "Coaching session",
+                  "--set", "body=coaching on coaching questions")  # fmt: skip
+    _add(cli, path, "--template", "journal", "--title", "Unrelated", "--set", "body=gardening")
+    hits = json.loads(cli("search", path, "coach", "--json").out)
+    assert [hit["id"] for hit in hits] == [strong, weak]
+    assert set(hits[0]) >= {"id", "title", "snippet"}
+    assert "**" in hits[0]["snippet"]
+    assert json.loads(cli("search", path, '"(*', "--json").out) == []
+
+
+def test_attach_and_extract_are_byte_identical(cli, path: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    asset = _add(cli, path, "--template", "evidence", "--title", "Certificate")
+    source = tmp_path / "certificate scan.pdf"
+    source.write_bytes(os.urandom(2_500_000))
+    attached = json.loads(cli("attach", path, asset, source, "--json").out)
+    attachment_id = attached["attachment_id"]
+    shown = json.loads(cli("show", path, asset, "--json").out)
+    assert shown["attachments"] == [
+        {
+            "id": attachment_id,
+            "name": "certificate scan.pdf",
+            "size": 2_500_000,
+            "sha256": __import__("hashlib").sha256(source.read_bytes()).hexdigest(),
+            "media_type": "application/pdf",
+        }  # fmt: skip
+    ]
+    out = tmp_path / "copy.pdf"
+    assert cli("extract", path, attachment_id[:8], out).code == 0
+    assert out.read_bytes() == source.read_bytes()
+    assert cli("extract", path, "ffffffff", out).code == 5
+    assert cli("attach", path, asset, tmp_path / "nope.pdf").code == 2
+
+
+def test_passwd_and_recover(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    target = tmp_path / "s.cairn"
+    recovery_key = json.loads(cli("init", target, "--json").out)["recovery_key"]
+    new = tmp_path / "new.txt"
+    new.write_text("a brand new passphrase\n")
+    assert cli("passwd", target, "--new-passphrase-file", new).code == 0
+    assert cli("list", target).code == 3
+    assert cli("list", target, passphrase="a brand new passphrase").code == 0
+
+    key_file = tmp_path / "key.txt"
+    key_file.write_text(recovery_key + "\n")
+    newer = tmp_path / "newer.txt"
+    newer.write_text("the third one")
+    result = cli("recover", target, "--recovery-key-file", key_file,
+                 "--new-passphrase-file", newer, passphrase=None)  # fmt: skip
+    assert result.code == 0, result.err
+    assert cli("list", target, passphrase="the third one").code == 0
+    key_file.write_text(
+        recovery_key.replace(recovery_key[5], "Z" if recovery_key[5] != "Z" else "Y", 1)
+    )
+    assert cli("recover", target, "--recovery-key-file", key_file,
+               "--new-passphrase-file", newer, passphrase=None).code == 3  # fmt: skip
+
+
+def test_passphrase_file_keeps_spaces_and_drops_the_newline(  # type: ignore[no-untyped-def]
+    cli, path: Path, tmp_path: Path
+) -> None:
+    secret = tmp_path / "pass.txt"
+    secret.write_text(PASSPHRASE + "\r\n")
+    assert cli("list", path, "--passphrase-file", secret, passphrase=None).code == 0
+    secret.write_text(" " + PASSPHRASE + "\n")
+    assert cli("list", path, "--passphrase-file", secret, passphrase=None).code == 3
+
+
+def test_info_needs_no_passphrase(cli, path: Path) -> None:  # type: ignore[no-untyped-def]
+    _add(cli, path, "--template", "journal", "--title", "x")
+    info = json.loads(cli("info", path, "--json", passphrase=None).out)
+    assert info["assets"] == 1
+    assert info["format_version"] == 1
+    assert info["kdf"]["alg"] == "argon2id"
+
+
+def test_bad_usage_and_missing_items(cli, path: Path) -> None:  # type: ignore[no-untyped-def]
+    assert cli("add", path, "--title", "no template").code == 2
+    assert cli("add", path, "--template", "t", "--title", "x", "--set", "novalue").code == 2
+    assert cli("show", path, "0000").code == 5
+    assert cli("restore", path, _add(cli, path, "--template", "t", "--title", "x"), "9").code == 5
+    assert cli("frobnicate").code == 2
+
+
+def _run_cairn(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", "import sys; from app.cli import main; "
+         "code = main(sys.argv[1:]); "
+         "assert not [m for m in sys.modules if m.startswith('PySide6')], 'Qt imported'; "
+         "sys.exit(code)", *args],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=120,
+    )  # fmt: skip
+
+
+def test_real_process_exit_codes_no_qt_and_no_traceback(tmp_path: Path) -> None:
+    """The real entry point with production key derivation (floor parameters)."""
+    path = tmp_path / "real.cairn"
+    floor = KdfPolicy(fixed=(PRODUCTION_POLICY.min_memory_kib, PRODUCTION_POLICY.min_iterations, 1))
+    SpaceFile.create(path, PASSPHRASE, floor)[0].lock()
+    env = {**os.environ, "CAIRN_PASSPHRASE": PASSPHRASE}
+    added = _run_cairn(
+        "add", str(path), "--template", "journal", "--title", "Hi", "--json", env=env
+    )
+    assert added.returncode == 0, added.stderr
+    assert _run_cairn("list", str(path), env=env).returncode == 0
+    wrong = _run_cairn("list", str(path), env={**env, "CAIRN_PASSPHRASE": "nope"})
+    assert wrong.returncode == 3
+    assert wrong.stderr.strip() == "cairn: the passphrase is not correct"
+    missing = _run_cairn("show", str(path), "abcdef", env=env)
+    assert missing.returncode == 5
+    assert "Traceback" not in missing.stderr
+    assert _run_cairn("list", str(tmp_path / "nope.cairn"), env=env).returncode == 6
