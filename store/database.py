@@ -48,8 +48,13 @@ def looks_like_sqlite(path: Path) -> bool:
         return False
 
 
-def open_engine(path: Path, *, create: bool = False) -> Engine:
-    """Open (or create) the SQLite file; never creates a file unless asked to."""
+def open_engine(path: Path, *, create: bool = False, writer: bool = True) -> Engine:
+    """Open (or create) the SQLite file; never creates a file unless asked to.
+
+    A writer engine starts every transaction with BEGIN IMMEDIATE; a reader
+    engine with a plain (deferred) BEGIN, so that in WAL mode reads never wait
+    for another program's long write, such as a large attachment.
+    """
     if not create:
         if not path.is_file():
             raise NotASpace(f"{path} does not exist")
@@ -72,7 +77,7 @@ def open_engine(path: Path, *, create: bool = False) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
 
     return engine
 
@@ -87,8 +92,3 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
-
-
-def set_synchronous(session: Session, mode: str) -> None:
-    assert mode in {"FULL", "NORMAL", "OFF"}
-    session.connection().exec_driver_sql(f"PRAGMA synchronous={mode}")

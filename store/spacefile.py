@@ -239,6 +239,7 @@ class SpaceFile:
         self.space_id = str(uuid.UUID(bytes=key.space_id))
         self.policy = policy
         self._engine: Engine | None = engine
+        self._reader: Engine | None = None  # opened on first read
         self._key: DataKey | None = key
         self._lock = threading.RLock()
         self._bind_keys(schema_version)
@@ -325,7 +326,7 @@ class SpaceFile:
     @_database_errors
     def read_header(path: Path) -> SpaceHeader:
         """Read what the file shows without a passphrase (also a quick format check)."""
-        engine = open_engine(Path(path))
+        engine = open_engine(Path(path), writer=False)
         try:
             with Session(engine) as session:
                 meta = _read_meta(session)
@@ -394,30 +395,34 @@ class SpaceFile:
         policy: KdfPolicy,
         opener: Callable[[list[KeySlot], bytes], bytearray],
     ) -> SpaceFile:
-        engine = open_engine(path)
+        probe = open_engine(path, writer=False)
         try:
-            with Session(engine) as session:
+            with Session(probe) as session:
                 meta = _read_meta(session)
                 schema_version, space_id = _check_header(meta)
                 slots = [_slot_from_row(row) for row in session.exec(select(KeySlotRow))]
-            dek = opener(slots, space_id)
-            key = DataKey(dek, space_id)
-            dek[:] = bytes(len(dek))
-            space = cls(path, engine, key, schema_version, policy)
+        finally:
+            probe.dispose()
+        dek = opener(slots, space_id)
+        key = DataKey(dek, space_id)
+        dek[:] = bytes(len(dek))
+        space = cls(path, open_engine(path), key, schema_version, policy)
+        try:
             if schema_version < migrations.SCHEMA_VERSION:
                 space._migrate(schema_version)
             space.integrity_problem = space._check_manifest()
-            return space
         except BaseException:
-            engine.dispose()
+            space.lock()
             raise
+        return space
 
     def lock(self) -> None:
         """Close the file and drop the keys; the object is unusable afterwards."""
         with self._lock:
-            if self._engine is not None:
-                self._engine.dispose()
-                self._engine = None
+            for engine in (self._reader, self._engine):
+                if engine is not None:
+                    engine.dispose()
+            self._engine = self._reader = None
             if self._key is not None:
                 self._key.wipe()
                 self._key = None
@@ -436,7 +441,12 @@ class SpaceFile:
 
     @contextmanager
     def _read(self) -> Iterator[Session]:
-        with self._lock, Session(self._require_engine()) as session:
+        with self._lock:
+            self._require_engine()
+            if self._reader is None:
+                self._reader = open_engine(self.path, writer=False)
+            reader = self._reader
+        with self._lock, Session(reader) as session:
             yield session
 
     @contextmanager

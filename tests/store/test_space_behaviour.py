@@ -190,3 +190,16 @@ def test_any_text_round_trips(space: Space, title: str, fields: dict, tags: list
     record = space.add_asset("journal", title, fields, tags)
     again = space.get_asset(record.id)
     assert (again.title, again.fields, again.tags) == (title, fields, record.tags)
+
+
+def test_reads_go_on_while_another_program_is_writing(space: Space) -> None:
+    asset = space.add_asset("journal", "Readable during imports", {"body": "x"})
+    other = raw_db(space.path)
+    other.execute("BEGIN IMMEDIATE")  # e.g. another process streaming a large attachment
+    other.execute("INSERT INTO meta VALUES ('probe', 'x')")
+    try:
+        assert space.get_asset(asset.id).title == "Readable during imports"
+        assert [s.id for s in space.list_assets()[0]] == [asset.id]
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
