@@ -273,6 +273,8 @@ class Runner:
         self.exit_code = EXIT_OK
 
     def open(self) -> Space:
+        # Say "not a space" before asking for a passphrase it could never need.
+        Space.read_header(self.args.space)
         passphrase = get_passphrase(self.args.passphrase_file)
         space = Space.open(self.args.space, passphrase, kdf_policy=self.policy, index="lazy")
         if space.integrity_problem and self.args.command != "verify":
@@ -358,8 +360,10 @@ class Runner:
                 ]
             )
         elif not summaries:
-            self.out.line("No assets yet. Add one with: cairn add SPACE --template journal "
-                          "--title 'What I learned today'")  # fmt: skip
+            self.out.line(
+                "No assets yet. Add one with: "
+                f"cairn add {self.args.space} --template journal --title 'What I learned today'"
+            )
         else:
             width = min(48, max(len(s.title) for s in summaries))
             for s in summaries:
@@ -497,6 +501,7 @@ class Runner:
         self._done("The passphrase has been changed.")
 
     def cmd_recover(self) -> None:
+        Space.read_header(self.args.space)
         if self.args.recovery_key_file is not None:
             recovery_key = read_secret_file(self.args.recovery_key_file)
         elif sys.stdin.isatty():

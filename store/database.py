@@ -56,6 +56,8 @@ def open_engine(path: Path, *, create: bool = False, writer: bool = True) -> Eng
     for another program's long write, such as a large attachment.
     """
     if not create:
+        if path.is_dir():
+            raise NotASpace(f"{path} is a folder, not a space file")
         if not path.is_file():
             raise NotASpace(f"{path} does not exist")
         if not looks_like_sqlite(path):

@@ -100,6 +100,8 @@ def _database_errors(function: Callable[P, R]) -> Callable[P, R]:
             message = str(exc.orig) if exc.orig else str(exc)
             if "locked" in message or "busy" in message:
                 raise StoreError("the space is busy in another program; try again") from exc
+            if "readonly" in message or "unable to open" in message:
+                raise StoreError(f"the space file cannot be written here ({message})") from exc
             if "no such table" in message:
                 raise NotASpace("the file is not a Cairn space") from exc
             raise DamagedSpace(f"the space file cannot be read ({message})") from exc
