@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import os
 import sys
@@ -505,7 +506,7 @@ class Runner:
         if self.args.recovery_key_file is not None:
             recovery_key = read_secret_file(self.args.recovery_key_file)
         elif sys.stdin.isatty():
-            recovery_key = input("Recovery key: ")
+            recovery_key = getpass.getpass("Recovery key (not shown): ")
         else:
             raise UsageError("no recovery key: use --recovery-key-file F")
         with Space.open_with_recovery_key(

@@ -39,7 +39,8 @@ def get_passphrase(
     if passphrase_file is not None:
         return read_secret_file(passphrase_file)
     if ENVIRONMENT_VARIABLE in os.environ:
-        return os.environ[ENVIRONMENT_VARIABLE]
+        # Taken out so that programs this process starts do not inherit it.
+        return os.environ.pop(ENVIRONMENT_VARIABLE)
     if not sys.stdin.isatty():
         raise PassphraseUnavailable(
             f"no passphrase: use --passphrase-file FILE or set {ENVIRONMENT_VARIABLE}"

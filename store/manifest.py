@@ -30,7 +30,7 @@ class ManifestKey:
     """Computes manifest terms and tags with the manifest sub-key."""
 
     def __init__(self, key: bytes | bytearray, space_id: bytes) -> None:
-        self._key = bytes(key)
+        self._key = key  # the caller's buffer: wiped when the data key is wiped
         self.space_id = space_id
 
     def term(self, table: str, row_id: str, version: int) -> int:

@@ -53,7 +53,11 @@ class FieldSealer:
         self.space_id = space_id
         self.schema_version = schema_version
 
-    def associated_data(self, table: str, column: str, row_id: str, row_version: int) -> bytes:
+    def associated_data(
+        self, table: str, column: str, row_id: str, row_version: int, owner: str | None = None
+    ) -> bytes:
+        """What a sealed value is bound to; `owner` is the id of the asset a
+        history row or attachment belongs to, so it cannot be moved to another."""
         return b"".join(
             (
                 _AAD_PREFIX,
@@ -62,17 +66,34 @@ class FieldSealer:
                 _text(column),
                 uuid.UUID(row_id).bytes,
                 struct.pack(">QI", row_version, self.schema_version),
+                uuid.UUID(owner).bytes if owner is not None else b"",
             )
         )
 
-    def seal(self, table: str, column: str, row_id: str, row_version: int, value: Any) -> bytes:
+    def seal(
+        self,
+        table: str,
+        column: str,
+        row_id: str,
+        row_version: int,
+        value: Any,
+        owner: str | None = None,
+    ) -> bytes:
         plaintext = pad(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
         nonce = os.urandom(NONCE_LENGTH)
-        aad = self.associated_data(table, column, row_id, row_version)
+        aad = self.associated_data(table, column, row_id, row_version, owner)
         header = bytes((BLOB_FORMAT,)) + self.key_id + nonce
         return header + self._aead.encrypt(nonce, plaintext, aad)
 
-    def open(self, blob: bytes, table: str, column: str, row_id: str, row_version: int) -> Any:
+    def open(
+        self,
+        blob: bytes,
+        table: str,
+        column: str,
+        row_id: str,
+        row_version: int,
+        owner: str | None = None,
+    ) -> Any:
         """Decrypt a sealed value; anything wrong raises DamagedRecord, never bad data."""
         if (
             not isinstance(blob, bytes | bytearray | memoryview)
@@ -83,7 +104,7 @@ class FieldSealer:
             raise DamagedRecord(table, row_id, column)
         nonce = bytes(blob[5:HEADER_LENGTH])
         try:
-            aad = self.associated_data(table, column, row_id, row_version)
+            aad = self.associated_data(table, column, row_id, row_version, owner)
             plaintext = self._aead.decrypt(nonce, bytes(blob[HEADER_LENGTH:]), aad)
             return json.loads(unpad(plaintext))
         except (InvalidTag, ValueError) as exc:

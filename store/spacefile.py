@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -189,6 +190,8 @@ def _check_header(meta: dict[str, str]) -> tuple[int, bytes]:
         space_id = uuid.UUID(meta["space_id"]).bytes
     except (KeyError, ValueError) as exc:
         raise DamagedSpace("the space's header is damaged") from exc
+    if format_version < 1 or schema_version < 1:
+        raise DamagedSpace("the space's header is damaged")
     if format_version > FORMAT_VERSION or schema_version > migrations.SCHEMA_VERSION:
         raise UnsupportedVersion(
             "the space was written by a newer version of Cairn; update Cairn to open it"
@@ -198,6 +201,20 @@ def _check_header(meta: dict[str, str]) -> tuple[int, bytes]:
 
 def _slot_from_row(row: KeySlotRow) -> KeySlot:
     return KeySlot(row.id, row.kind, row.params, row.wrapped, row.check, row.digest)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make a rename or link in `folder` durable (POSIX; a no-op elsewhere)."""
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
 
 
 def _read_full(source: IO[bytes], size: int) -> bytes:
@@ -258,7 +275,8 @@ class SpaceFile:
             key.subkey("identity"), key.key_id, key.space_id, schema_version
         )
         self._manifest = ManifestKey(key.subkey("manifest"), key.space_id)
-        self._attachments_key = bytes(key.subkey("attachments"))
+        # The DataKey's own buffer, so that wiping the key wipes this too.
+        self._attachments_key = key.subkey("attachments")
 
     # ----------------------------------------------------------------- opening
 
@@ -310,9 +328,10 @@ class SpaceFile:
             with space._write() as (session, delta):
                 space._create_identity(session, delta)
             space.lock()
-            if path.exists():
-                raise FileExistsError(f"{path} already exists")
-            os.replace(staging, path)
+            # link() refuses to overwrite a file that appeared meanwhile; rename would not.
+            os.link(staging, path)
+            staging.unlink()
+            _fsync_folder(path.parent)
         except BaseException:
             for suffix in ("", "-wal", "-shm"):
                 staging.with_name(staging.name + suffix).unlink(missing_ok=True)
@@ -335,7 +354,12 @@ class SpaceFile:
                 schema_version, _ = _check_header(meta)
                 kdf: dict[str, Any] = {}
                 for row in session.exec(select(KeySlotRow).where(KeySlotRow.kind == PASSPHRASE)):
-                    kdf = json.loads(row.params)
+                    try:
+                        kdf = json.loads(row.params)
+                    except ValueError as exc:
+                        raise DamagedSpace("the passphrase key slot is damaged") from exc
+                    if not isinstance(kdf, dict):
+                        raise DamagedSpace("the passphrase key slot is damaged")
                 size = session.exec(select(func.coalesce(func.sum(AttachmentRow.size), 0))).one()
                 return SpaceHeader(
                     format_version=int(meta["format_version"]),
@@ -358,8 +382,9 @@ class SpaceFile:
 
         def opener(slots: list[KeySlot], space_id: bytes) -> bytearray:
             candidates = [slot for slot in slots if slot.kind == PASSPHRASE]
-            if not candidates:
-                raise DamagedSpace("the space has no passphrase key slot")
+            if len(candidates) != 1:
+                # More slots would only multiply the work an edited file can demand.
+                raise DamagedSpace(f"the space has {len(candidates)} passphrase key slots, not 1")
             # Check every slot's parameters before deriving anything at all.
             for slot in candidates:
                 check_passphrase_slot(slot, policy)
@@ -380,8 +405,8 @@ class SpaceFile:
 
         def opener(slots: list[KeySlot], space_id: bytes) -> bytearray:
             candidates = [slot for slot in slots if slot.kind == RECOVERY]
-            if not candidates:
-                raise DamagedSpace("the space has no recovery key slot")
+            if len(candidates) != 1:
+                raise DamagedSpace(f"the space has {len(candidates)} recovery key slots, not 1")
             return open_recovery_slot(candidates[0], secret, space_id)
 
         try:
@@ -410,9 +435,10 @@ class SpaceFile:
         dek[:] = bytes(len(dek))
         space = cls(path, open_engine(path), key, schema_version, policy)
         try:
-            if schema_version < migrations.SCHEMA_VERSION:
-                space._migrate(schema_version)
             space.integrity_problem = space._check_manifest()
+            # A space that failed its check stays as it is (read-only, old schema).
+            if schema_version < migrations.SCHEMA_VERSION and not space.integrity_problem:
+                space._migrate(schema_version)
         except BaseException:
             space.lock()
             raise
@@ -426,9 +452,11 @@ class SpaceFile:
                     engine.dispose()
             self._engine = self._reader = None
             if self._key is not None:
-                self._key.wipe()
+                self._key.wipe()  # also the manifest and attachment sub-key buffers
                 self._key = None
-            self._attachments_key = b""
+            # The cipher objects keep copies Python cannot wipe; at least drop them.
+            for name in ("_fields", "_identity", "_manifest", "_attachments_key"):
+                self.__dict__.pop(name, None)
 
     @property
     def is_locked(self) -> bool:
@@ -476,7 +504,10 @@ class SpaceFile:
     def _check_manifest(self) -> str | None:
         """Compare the manifest with the rows; None when they match."""
         with self._read() as session:
-            state = _manifest_from_meta(_read_meta(session))
+            try:
+                state = _manifest_from_meta(_read_meta(session))
+            except DamagedSpace as damage:
+                return str(damage)
             if not self._manifest.tag_is_valid(state):
                 return "the manifest's seal is broken (it was edited or damaged)"
             accumulator, count = self._manifest_sum(session)
@@ -523,19 +554,24 @@ class SpaceFile:
         old: tuple[FieldSealer, FieldSealer],
         new: tuple[FieldSealer, FieldSealer],
     ) -> None:
-        columns: list[tuple[type[SQLModel], str, str, int]] = [
-            (AssetRow, "asset", "summary", 0),
-            (AssetRow, "asset", "body", 0),
-            (AssetVersionRow, "asset_version", "document", 0),
-            (AttachmentRow, "attachment", "meta", 0),
-            (IdentityRow, "identity", "public_key", 0),
-            (IdentityRow, "identity", "private_key", 1),
+        # (model, table, column, sealer, owner column or None)
+        columns: list[tuple[type[SQLModel], str, str, int, str | None]] = [
+            (AssetRow, "asset", "summary", 0, None),
+            (AssetRow, "asset", "body", 0, None),
+            (AssetVersionRow, "asset_version", "document", 0, "asset_id"),
+            (AttachmentRow, "attachment", "meta", 0, "asset_id"),
+            (IdentityRow, "identity", "public_key", 0, None),
+            (IdentityRow, "identity", "private_key", 1, None),
         ]
-        for model, table, column, which in columns:
-            rows = session.exec(select(model.id, model.version, getattr(model, column))).all()  # type: ignore[attr-defined]
-            for row_id, version, blob in rows:
-                value = old[which].open(blob, table, column, row_id, version)
-                sealed = new[which].seal(table, column, row_id, version, value)
+        for model, table, column, which, owner_column in columns:
+            owner_expression = getattr(model, owner_column or "id")
+            rows = session.exec(
+                select(model.id, model.version, getattr(model, column), owner_expression)  # type: ignore[attr-defined]
+            ).all()
+            for row_id, version, blob, owner_value in rows:
+                owner = owner_value if owner_column else None
+                value = old[which].open(blob, table, column, row_id, version, owner)
+                sealed = new[which].seal(table, column, row_id, version, value, owner)
                 session.execute(
                     update(model).where(model.id == row_id).values({column: sealed})  # type: ignore[attr-defined]
                 )
@@ -639,7 +675,12 @@ class SpaceFile:
                     asset_id=row.id,
                     version=row.version,
                     document=self._fields.seal(
-                        "asset_version", "document", history_id, row.version, previous.document()
+                        "asset_version",
+                        "document",
+                        history_id,
+                        row.version,
+                        previous.document(),
+                        owner=row.id,
                     ),
                 )
             )
@@ -717,7 +758,7 @@ class SpaceFile:
             ).all()
         for row in sorted(rows, key=lambda r: r.version):
             document = self._fields.open(
-                row.document, "asset_version", "document", row.id, row.version
+                row.document, "asset_version", "document", row.id, row.version, row.asset_id
             )
             versions.append(
                 VersionInfo(
@@ -743,7 +784,9 @@ class SpaceFile:
             ).first()
         if row is None:
             raise NoSuchVersion(f"asset {asset_id} has no version {version}")
-        document = self._fields.open(row.document, "asset_version", "document", row.id, row.version)
+        document = self._fields.open(
+            row.document, "asset_version", "document", row.id, row.version, row.asset_id
+        )
         return AssetRecord.from_parts(asset_id, version, document, document)
 
     @_database_errors
@@ -784,7 +827,10 @@ class SpaceFile:
     # ------------------------------------------------------------- attachments
 
     def _open_attachment_meta(self, row: AttachmentRow) -> AttachmentInfo:
-        meta = self._fields.open(row.meta, "attachment", "meta", row.id, row.version)
+        meta = self._fields.open(row.meta, "attachment", "meta", row.id, row.version, row.asset_id)
+        # The plaintext size and chunk count must agree with the sealed ones.
+        if meta.get("size") != row.size or meta.get("chunks") != row.chunk_count:
+            raise DamagedRecord("attachment", row.id, "size does not match its record")
         return AttachmentInfo(
             id=row.id,
             asset_id=row.asset_id,
@@ -844,8 +890,14 @@ class SpaceFile:
                 media_type=media_type,
                 created=now_iso(),
             )
-            meta = {"name": name, "sha256": info.sha256, "media_type": media_type,
-                    "created": info.created}  # fmt: skip
+            meta = {
+                "name": name,
+                "sha256": info.sha256,
+                "media_type": media_type,
+                "created": info.created,
+                "size": size,
+                "chunks": index + 1,
+            }
             session.add(
                 AttachmentRow(
                     id=attachment_id,
@@ -853,7 +905,9 @@ class SpaceFile:
                     version=1,
                     size=size,
                     chunk_count=index + 1,
-                    meta=self._fields.seal("attachment", "meta", attachment_id, 1, meta),
+                    meta=self._fields.seal(
+                        "attachment", "meta", attachment_id, 1, meta, owner=asset_id
+                    ),
                 )
             )
             delta.add("attachment", attachment_id, 1)
@@ -961,7 +1015,13 @@ class SpaceFile:
         with self._lock:
             connection = self._require_engine().raw_connection()
             try:
-                connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+                # Another program reading the space can hold the checkpoint back;
+                # retry for a while. If it still cannot finish, the last close does it.
+                for _ in range(40):
+                    busy = connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+                    if not busy:
+                        return
+                    time.sleep(0.05)
             finally:
                 connection.close()
 
@@ -976,9 +1036,18 @@ class SpaceFile:
             quick = [row[0] for row in session.connection().exec_driver_sql("PRAGMA quick_check")]
             if quick != ["ok"]:
                 problems.extend(Problem("file", line) for line in quick[:20])
+            kinds: list[str] = []
             for slot_row in session.exec(select(KeySlotRow)):
+                kinds.append(slot_row.kind)
                 if not _slot_from_row(slot_row).is_intact():
                     problems.append(Problem(f"{slot_row.kind} key slot", "damaged"))
+            for kind in (PASSPHRASE, RECOVERY):
+                if kinds.count(kind) != 1:
+                    problems.append(
+                        Problem(f"{kind} key slot", f"{kinds.count(kind)} found, expected 1")
+                    )
+            if set(kinds) - {PASSPHRASE, RECOVERY}:
+                problems.append(Problem("key slots", "a key slot of an unknown kind is present"))
             asset_versions = dict(session.exec(select(AssetRow.id, AssetRow.version)).all())
             history_rows = session.exec(select(AssetVersionRow.id, AssetVersionRow.asset_id)).all()
             attachment_rows = session.exec(select(AttachmentRow.id, AttachmentRow.asset_id)).all()
@@ -1001,7 +1070,9 @@ class SpaceFile:
                 row = session.get(AssetVersionRow, history_id)
             assert row is not None
             try:
-                self._fields.open(row.document, "asset_version", "document", row.id, row.version)
+                self._fields.open(
+                    row.document, "asset_version", "document", row.id, row.version, row.asset_id
+                )
             except DamagedRecord:
                 problems.append(
                     Problem(f"asset {asset_id} version {row.version}", "damaged or tampered with")

@@ -296,3 +296,77 @@ def test_a_file_that_is_not_a_space(cli, tmp_path: Path) -> None:  # type: ignor
     result = cli("list", empty_db)
     assert result.code == 6, result.err
     assert cli("list", tmp_path / "missing.cairn").code == 6
+
+
+@pytest.mark.parametrize("what", ["attachment", "history"])
+def test_moving_an_attachment_or_version_to_another_asset_is_detected(  # type: ignore[no-untyped-def]
+    cli, populated: Fixture, kdf_policy, what: str
+) -> None:
+    fx = populated
+    db = raw_db(fx.path)
+    if what == "attachment":
+        db.execute("UPDATE attachment SET asset_id=? WHERE id=?", (fx.other, fx.attachment))
+    else:
+        db.execute("UPDATE asset_version SET asset_id=? WHERE asset_id=?", (fx.other, fx.victim))
+    db.close()
+    assert _verify_exit(cli, fx.path) == 4
+    with Space.open(fx.path, PASSPHRASE, kdf_policy=kdf_policy) as space:
+        if what == "attachment":
+            with pytest.raises(DamagedRecord):
+                space.attachments(fx.other)
+        else:
+            with pytest.raises(DamagedRecord):
+                space.history(fx.other)
+
+
+def test_a_changed_attachment_size_is_detected_before_reading(  # type: ignore[no-untyped-def]
+    cli, populated: Fixture, kdf_policy
+) -> None:
+    db = raw_db(populated.path)
+    db.execute("UPDATE attachment SET size=size-1 WHERE id=?", (populated.attachment,))
+    db.close()
+    assert _verify_exit(cli, populated.path) == 4
+    with (
+        Space.open(populated.path, PASSPHRASE, kdf_policy=kdf_policy) as space,
+        pytest.raises(DamagedRecord),
+    ):
+        space.get_attachment(populated.attachment)
+
+
+def test_key_slot_tampering_is_reported(cli, populated: Fixture) -> None:  # type: ignore[no-untyped-def]
+    db = raw_db(populated.path)
+    db.execute("DELETE FROM keyslot WHERE kind='recovery'")
+    db.close()
+    result = cli("verify", populated.path)
+    assert result.code == 4
+    assert "recovery key slot: 0 found, expected 1" in result.out
+    db = raw_db(populated.path)
+    db.execute("INSERT INTO keyslot SELECT 'x' || id, kind, params, wrapped, \"check\", digest "
+               "FROM keyslot WHERE kind='passphrase'")  # fmt: skip
+    db.close()
+    refused = cli("list", populated.path)
+    assert refused.code == 4
+    assert "2 passphrase key slots" in refused.err
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE meta SET value='0' WHERE key='schema_version'",
+        "UPDATE meta SET value='not json' WHERE key='manifest'",
+        "DELETE FROM meta WHERE key='manifest'",
+        "UPDATE keyslot SET params='{not json' WHERE kind='passphrase'",
+        "UPDATE meta SET value='not-a-uuid' WHERE key='space_id'",
+    ],
+)
+def test_damaged_header_values_are_exit_4_not_a_crash(  # type: ignore[no-untyped-def]
+    cli, populated: Fixture, sql: str
+) -> None:
+    db = raw_db(populated.path)
+    db.execute(sql)
+    db.close()
+    result = cli("verify", populated.path)
+    assert result.code == 4, result.err
+    assert "internal error" not in result.err
+    if "manifest" in sql:  # intact assets still open, read-only
+        assert cli("show", populated.path, populated.intact).code == 0
