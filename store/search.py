@@ -68,6 +68,8 @@ class SearchIndex:
             "tokenize = 'unicode61 remove_diacritics 2')"
         )
         self._versions: dict[str, float] = {}
+        # asset id -> FTS rowid: deleting by an UNINDEXED column would scan the table.
+        self._rowids: dict[str, int] = {}
 
     def put(self, asset_id: str, version: int, title: str, body: str, tags: Iterable[str]) -> None:
         """Index (or re-index) an asset, unless a newer version is already in."""
@@ -76,17 +78,23 @@ class SearchIndex:
             if self._versions.get(asset_id, 0) >= version:
                 return
             self._versions[asset_id] = version
-            db.execute("DELETE FROM entry WHERE asset_id = ?", (asset_id,))
-            db.execute(
+            rowid = self._rowids.pop(asset_id, None)
+            if rowid is not None:
+                db.execute("DELETE FROM entry WHERE rowid = ?", (rowid,))
+            cursor = db.execute(
                 "INSERT INTO entry (asset_id, title, body, tags) VALUES (?, ?, ?, ?)",
                 (asset_id, title, body, " ".join(tags)),
             )
+            assert cursor.lastrowid is not None
+            self._rowids[asset_id] = cursor.lastrowid
 
     def remove(self, asset_id: str) -> None:
         with self._lock:
             db = self._require()
             self._versions[asset_id] = float("inf")  # a late indexer must not bring it back
-            db.execute("DELETE FROM entry WHERE asset_id = ?", (asset_id,))
+            rowid = self._rowids.pop(asset_id, None)
+            if rowid is not None:
+                db.execute("DELETE FROM entry WHERE rowid = ?", (rowid,))
 
     def search(self, query: str, limit: int = 50) -> list[SearchHit]:
         """Best matches first (BM25, with the title weighted above the body)."""
@@ -117,6 +125,7 @@ class SearchIndex:
                 self._db.close()
                 self._db = None
             self._versions.clear()
+            self._rowids.clear()
 
     def _require(self) -> sqlite3.Connection:
         if self._db is None:
