@@ -320,9 +320,12 @@ class Runner:
         self.out.line(f"assets:         {header.assets} ({header.versions} earlier versions)")
         self.out.line(f"attachments:    {header.attachments} "
                       f"({_human_size(header.attachment_bytes)})")  # fmt: skip
+        memory = kdf.get("m")
+        # Shown as stored; nothing here is trusted (`verify` and unlock check it).
+        memory_text = f"{memory // 1024} MiB" if isinstance(memory, int) else repr(memory)
         self.out.line(
-            f"key derivation: {kdf.get('alg', '?')}, {int(kdf.get('m', 0)) // 1024} MiB, "
-            f"{kdf.get('t', '?')} passes, {kdf.get('p', '?')} lanes"
+            f"key derivation: {kdf.get('alg', '?')!s}, {memory_text}, "
+            f"{kdf.get('t', '?')!s} passes, {kdf.get('p', '?')!s} lanes"
         )
 
     def cmd_add(self) -> None:
@@ -493,7 +496,11 @@ class Runner:
             return read_secret_file(self.args.new_passphrase_file)
         if not sys.stdin.isatty():
             raise UsageError("no new passphrase: use --new-passphrase-file F")
-        return get_passphrase(None, prompt="New passphrase: ", confirm=True)
+        # Always asked for: CAIRN_PASSPHRASE is the current passphrase, never the new one.
+        first = getpass.getpass("New passphrase: ")
+        if getpass.getpass("Repeat the new passphrase: ") != first:
+            raise UsageError("the two passphrases do not match")
+        return first
 
     def cmd_passwd(self) -> None:
         with self.open() as space:

@@ -329,8 +329,15 @@ class SpaceFile:
                 space._create_identity(session, delta)
             space.lock()
             # link() refuses to overwrite a file that appeared meanwhile; rename would not.
-            os.link(staging, path)
-            staging.unlink()
+            try:
+                os.link(staging, path)
+                staging.unlink()
+            except FileExistsError:
+                raise
+            except OSError:  # a file system without hard links
+                if path.exists():
+                    raise FileExistsError(f"{path} already exists") from None
+                os.rename(staging, path)
             _fsync_folder(path.parent)
         except BaseException:
             for suffix in ("", "-wal", "-shm"):
@@ -856,9 +863,9 @@ class SpaceFile:
         trace, and SQLite spills to the WAL so memory stays at a few chunks.
         """
         attachment_id = str(uuid.uuid4())
-        cipher = ChunkCipher(self._attachments_key, attachment_id)
         digest = hashlib.sha256()
         with self._write() as (session, delta):
+            cipher = ChunkCipher(self._attachments_key, attachment_id)
             if session.get(AssetRow, asset_id) is None:
                 raise NoSuchAsset(asset_id)
             size = index = 0
@@ -943,7 +950,8 @@ class SpaceFile:
         info = self.get_attachment(attachment_id)
         with self._read() as session:
             row = session.get(AttachmentRow, attachment_id)
-        assert row is not None
+        if row is None:  # deleted meanwhile
+            raise NoSuchAttachment(attachment_id)
         cipher = ChunkCipher(self._attachments_key, attachment_id)
         digest = hashlib.sha256()
         size = index = 0
@@ -1003,6 +1011,7 @@ class SpaceFile:
         """Rewrap the data key for a new passphrase in one transaction."""
         if not new_passphrase:
             raise WeakPassphrase("the new passphrase must not be empty")
+        self._require_engine()
         assert self._key is not None
         slot = make_passphrase_slot(self._key.dek, new_passphrase, self._key.space_id, self.policy)
         with self._lock, session_scope(self._require_engine()) as session:
@@ -1017,12 +1026,15 @@ class SpaceFile:
             try:
                 # Another program reading the space can hold the checkpoint back;
                 # retry for a while. If it still cannot finish, the last close does it.
-                for _ in range(40):
+                # Short waits here: the connection's usual busy timeout is 30 s.
+                connection.execute("PRAGMA busy_timeout=100").fetchall()
+                for _ in range(10):
                     busy = connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
                     if not busy:
-                        return
+                        break
                     time.sleep(0.05)
             finally:
+                connection.execute("PRAGMA busy_timeout=30000").fetchall()
                 connection.close()
 
     # ----------------------------------------------------------------- verify
@@ -1097,7 +1109,9 @@ class SpaceFile:
                 Problem(f"attachment {orphan}", "its record is missing (chunks remain)")
             )
         if len(identity_rows) != 1:
-            problems.append(Problem("identity", "the identity key is missing"))
+            problems.append(
+                Problem("identity", f"{len(identity_rows)} identity keys found, expected 1")
+            )
         for identity in identity_rows:
             try:
                 public = self._fields.open(

@@ -203,3 +203,18 @@ def test_reads_go_on_while_another_program_is_writing(space: Space) -> None:
     finally:
         other.execute("ROLLBACK")
         other.close()
+
+
+def test_a_locked_space_says_so(space: Space) -> None:
+    from store.errors import SpaceLocked
+
+    asset = space.add_asset("journal", "x", {})
+    space.lock()
+    for attempt in (
+        lambda: space.get_asset(asset.id),
+        lambda: space.attach(asset.id, io.BytesIO(b"data"), name="d"),
+        lambda: space.change_passphrase("new one"),
+        lambda: space.add_asset("journal", "y", {}),
+    ):
+        with pytest.raises(SpaceLocked):
+            attempt()
