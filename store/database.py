@@ -25,7 +25,16 @@ from store.errors import DamagedSpace, NotASpace
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
-def _pragmas(connection: sqlite3.Connection) -> None:
+#: Page size of new space files. Attachments are stored as 1 MiB chunks, and
+#: SQLite writes a chunk as a chain of overflow pages: 64 KiB pages make that
+#: chain 16 links long instead of 256, which more than doubles attachment
+#: throughput, at the cost of larger WAL frames for small commits.
+NEW_FILE_PAGE_SIZE = 65536
+
+
+def _pragmas(connection: sqlite3.Connection, *, new_file: bool = False) -> None:
+    if new_file:  # must come before the first write, and before WAL mode
+        connection.execute(f"PRAGMA page_size={NEW_FILE_PAGE_SIZE}").fetchall()
     for pragma in (
         "PRAGMA journal_mode=WAL",
         "PRAGMA synchronous=FULL",
@@ -69,7 +78,7 @@ def open_engine(path: Path, *, create: bool = False, writer: bool = True) -> Eng
             uri, uri=True, isolation_level=None, check_same_thread=False, timeout=30
         )
         try:
-            _pragmas(connection)
+            _pragmas(connection, new_file=create)
         except sqlite3.DatabaseError as exc:
             connection.close()
             raise DamagedSpace(f"{path} cannot be read as a database: {exc}") from exc

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import uuid
 from dataclasses import dataclass
+
+from store.sealing import uuid_bytes
 
 _TERM_PREFIX = b"cairn/v1/manifest-row\x00"
 _TAG_PREFIX = b"cairn/v1/manifest\x00"
@@ -34,12 +35,8 @@ class ManifestKey:
         self.space_id = space_id
 
     def term(self, table: str, row_id: str, version: int) -> int:
-        message = (
-            _TERM_PREFIX
-            + table.encode()
-            + b"\x00"
-            + uuid.UUID(row_id).bytes
-            + version.to_bytes(8, "big")
+        message = b"".join(
+            (_TERM_PREFIX, table.encode(), b"\x00", uuid_bytes(row_id), version.to_bytes(8, "big"))
         )
         return int.from_bytes(hmac.digest(self._key, message, hashlib.sha256), "big")
 

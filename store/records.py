@@ -78,17 +78,17 @@ class AssetSummary:
 
     @classmethod
     def from_summary(cls, asset_id: str, version: int, summary: dict[str, Any]) -> AssetSummary:
-        record = AssetRecord.from_parts(asset_id, version, summary, {})
+        template = summary.get("template") or {}
         return cls(
             id=asset_id,
             version=version,
-            title=record.title,
-            template_id=record.template_id,
-            template_version=record.template_version,
-            tags=record.tags,
-            links=record.links,
-            created=record.created,
-            updated=record.updated,
+            title=str(summary.get("title", "")),
+            template_id=str(template.get("id", "")),
+            template_version=template.get("version"),
+            tags=list(summary.get("tags") or []),
+            links=list(summary.get("links") or []),
+            created=str(summary.get("created", "")),
+            updated=str(summary.get("updated", "")),
         )
 
 
