@@ -13,6 +13,17 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from app.forms.answers import (
+    InvalidAnswers,
+    apply_assignments,
+    computed_values,
+    defaults,
+    upgrade_answers,
+)
+from app.forms.library import TemplateLibrary, UnknownTemplate
+from app.forms.loader import TemplateError, check_files
+from app.forms.model import FieldSpec, Template
+from app.forms.render import to_html, to_markdown
 from app.passphrase import PassphraseUnavailable, get_passphrase, read_secret_file
 from app.space import AmbiguousId, Space
 from store.errors import (
@@ -108,6 +119,12 @@ def build_parser() -> argparse.ArgumentParser:
     show = command("show", "show one asset with its fields, tags, links and attachments")
     show.add_argument("id", metavar="ID")
     show.add_argument("--version", type=int, metavar="N", help="show an earlier version")
+    show.add_argument(
+        "--format",
+        choices=("text", "json", "markdown", "html"),
+        default="text",
+        help="text (default), json, or rendered by the template as markdown or html",
+    )
 
     edit = command("edit", "save a new version of an asset")
     edit.add_argument("id", metavar="ID")
@@ -150,6 +167,30 @@ def build_parser() -> argparse.ArgumentParser:
     recover.add_argument("--new-passphrase-file", type=Path, metavar="F")
 
     command("verify", "check every record, attachment chunk and the manifest")
+
+    templates = commands.add_parser(
+        "templates",
+        help="list, show, check and copy the templates behind plans and reflections",
+        description="Templates are the forms behind assets: see templates/README.md.",
+    )
+    template_commands = templates.add_subparsers(dest="templates_command", metavar="ACTION")
+    template_commands.required = True
+    json_only = argparse.ArgumentParser(add_help=False)
+    json_only.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    template_commands.add_parser("list", help="every template: built-in, yours, organisations'",
+                                 parents=[json_only])  # fmt: skip
+    template_show = template_commands.add_parser("show", help="a template's sections and fields",
+                                                 parents=[json_only])  # fmt: skip
+    template_show.add_argument("template_id", metavar="ID")
+    template_check = template_commands.add_parser(
+        "check", help="check template files; exit 2 listing every problem", parents=[json_only]
+    )
+    template_check.add_argument("files", type=Path, nargs="+", metavar="FILE")
+    template_copy = template_commands.add_parser(
+        "copy", help="copy a template into your own folder to edit it", parents=[json_only]
+    )
+    template_copy.add_argument("template_id", metavar="ID")
+    template_copy.add_argument("new_id", metavar="NEW_ID")
     return parser
 
 
@@ -161,14 +202,14 @@ def _content_options(sub: argparse.ArgumentParser) -> None:
                      help="link to another asset")  # fmt: skip
 
 
-def _parse_assignments(items: Sequence[str]) -> dict[str, str]:
-    fields: dict[str, str] = {}
+def _parse_assignments(items: Sequence[str]) -> list[tuple[str, str]]:
+    pairs: list[tuple[str, str]] = []
     for item in items:
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
             raise UsageError(f"--set expects FIELD=VALUE, got {item!r}")
-        fields[name.strip()] = value
-    return fields
+        pairs.append((name.strip(), value))
+    return pairs
 
 
 # ------------------------------------------------------------------ output
@@ -220,6 +261,47 @@ def _asset_json(space: Space, record: AssetRecord, *, with_attachments: bool) ->
             for a in space.attachments(record.id)
         ]
     return data
+
+
+def template_json(template: Template) -> dict[str, Any]:
+    """A template as plain JSON: every field with its id, type and label."""
+
+    def field_json(spec: FieldSpec) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "id": spec.id, "type": spec.type, "label": spec.label, "prompt": spec.prompt,
+            "help": spec.help, "required": spec.required, "default": spec.default,
+        }  # fmt: skip
+        if spec.unit:
+            data["unit"] = spec.unit
+        if spec.minimum is not None or spec.maximum is not None:
+            data["min"], data["max"] = spec.minimum, spec.maximum
+        if spec.options:
+            data["options"] = [{"value": o.value, "label": o.label} for o in spec.options]
+        if spec.fields:
+            data["fields"] = [field_json(sub) for sub in spec.fields]
+        return data
+
+    return {
+        "id": template.qualified_id,
+        "version": template.version,
+        "name": template.name,
+        "kind": template.kind,
+        "source": template.source,
+        "description": template.description,
+        "sections": [
+            {
+                "id": s.id,
+                "title": s.title,
+                "prompt": s.prompt,
+                "fields": [field_json(f) for f in s.fields],
+            }  # fmt: skip
+            for s in template.sections
+        ],
+        "computed": [
+            {"id": c.id, "label": c.label, "function": c.function, "field": c.field}
+            for c in template.computed
+        ],  # fmt: skip
+    }
 
 
 def _human_size(size: int) -> str:
@@ -290,6 +372,60 @@ class Runner:
         handler()
         return self.exit_code
 
+    def cmd_templates(self) -> None:
+        action = self.args.templates_command
+        if action == "check":
+            problems = check_files(self.args.files)
+            if self.out.as_json:
+                self.out.json([asdict(p) for p in problems])
+            else:
+                for problem in problems:
+                    self.out.line(str(problem))
+                if not problems:
+                    self.out.line(f"ok: {len(self.args.files)} template file(s) checked")
+            self.exit_code = EXIT_USAGE if problems else EXIT_OK
+            return
+        library = TemplateLibrary.load()
+        for problem in library.problems:
+            _warn(f"skipped a template with problems: {problem}")
+        if action == "list":
+            templates = library.all()
+            if self.out.as_json:
+                self.out.json(
+                    [{"id": t.qualified_id, "version": t.version, "name": t.name, "kind": t.kind,
+                      "source": t.source, "description": t.description} for t in templates]
+                )  # fmt: skip
+                return
+            width = max((len(t.qualified_id) for t in templates), default=0)
+            for t in templates:
+                self.out.line(f"{t.qualified_id:<{width}}  {t.version:<7}  {t.kind:<10}  {t.name}")
+        elif action == "show":
+            template = library.get(self.args.template_id)
+            data = template_json(template)
+            if self.out.as_json:
+                self.out.json(data)
+                return
+            self.out.line(f"{template.name}  ({template.qualified_id} {template.version}, "
+                          f"{template.kind})")  # fmt: skip
+            self.out.line(f"  {template.description}")
+            for section in data["sections"]:
+                self.out.line("")
+                self.out.line(f"  {section['title']}")
+                for spec in section["fields"]:
+                    flag = " (required)" if spec["required"] else ""
+                    self.out.line(f"    {spec['id']:<18} {spec['type']:<11} {spec['label']}{flag}")
+                    if spec["prompt"]:
+                        self.out.line(f"    {'':<18} {'':<11} {spec['prompt']}")
+        else:  # copy
+            try:
+                target = library.copy_to_user(self.args.template_id, self.args.new_id)
+            except (ValueError, FileExistsError) as error:
+                raise UsageError(str(error)) from error
+            if self.out.as_json:
+                self.out.json({"id": f"user/{self.args.new_id}", "path": str(target)})
+            else:
+                self.out.line(f"Copied to {target}; edit it there (it is user/{self.args.new_id}).")
+
     def cmd_init(self) -> None:
         passphrase = get_passphrase(self.args.passphrase_file, prompt="New passphrase: ",
                                     confirm=True)  # fmt: skip
@@ -329,10 +465,19 @@ class Runner:
         )
 
     def cmd_add(self) -> None:
-        fields = _parse_assignments(self.args.set_fields)
+        pairs = _parse_assignments(self.args.set_fields)
+        if not self.args.title.strip():
+            raise UsageError("the title must not be empty")
+        template = TemplateLibrary.load().get(self.args.template)
+        values = apply_assignments(template, defaults(template), pairs)
         with self.open() as space:
             record = space.add_asset(
-                self.args.template, self.args.title, fields, self.args.tag, self.args.link
+                template.qualified_id,
+                self.args.title.strip(),
+                values,
+                self.args.tag,
+                self.args.link,
+                template_version=template.version,
             )
             if self.out.as_json:
                 self.out.json({"id": record.id})
@@ -389,23 +534,52 @@ class Runner:
             else:
                 record = space.get_asset(asset_id)
             data = _asset_json(space, record, with_attachments=True)
-        if self.out.as_json:
+            template = TemplateLibrary.load().exact(record.template_id)
+            if template is not None:
+                data["computed"] = computed_values(template, record.fields)
+            if self.args.format in ("markdown", "html"):
+                titles = {s.id: s.title for s in space.list_assets()[0]}
+                files = {a["id"]: a["name"] for a in data["attachments"]}
+
+                def names(item_id: str) -> str | None:
+                    return files.get(item_id) or titles.get(item_id)
+
+                render = to_markdown if self.args.format == "markdown" else to_html
+                self.out.line(render(record, template, names).rstrip("\n"))
+                return
+        if self.out.as_json or self.args.format == "json":
             self.out.json(data)
         else:
             _print_asset(self.out, data)
 
     def cmd_edit(self) -> None:
-        fields = _parse_assignments(self.args.set_fields)
+        pairs = _parse_assignments(self.args.set_fields)
+        if self.args.title is not None and not self.args.title.strip():
+            raise UsageError("the title must not be empty")
+        library = TemplateLibrary.load()
         with self.open() as space:
+            asset_id = space.resolve_asset_id(self.args.id)
+            current = space.get_asset(asset_id)
+            template = library.exact(current.template_id)
+            upgrade: dict[str, Any] = {}
+            if template is not None:
+                # Written against another version? Fit the answers; drop none.
+                fitted = upgrade_answers(template, current.fields, current.earlier)
+                values = {k: v for k, v in fitted.values.items() if k not in self.args.unset}
+                values = apply_assignments(template, values, pairs)
+                upgrade = {"template_version": template.version, "earlier": fitted.earlier}
+            else:  # an asset whose template is not installed: free-form text
+                values = {k: v for k, v in current.fields.items() if k not in self.args.unset}
+                values.update(dict(pairs))
             record = space.edit_asset(
-                space.resolve_asset_id(self.args.id),
-                title=self.args.title,
-                set_fields=fields,
-                unset_fields=self.args.unset,
+                asset_id,
+                title=self.args.title.strip() if self.args.title else None,
+                fields=values,
                 add_tags=self.args.tag,
                 remove_tags=self.args.untag,
                 add_links=self.args.link,
                 remove_links=self.args.unlink,
+                **upgrade,
             )
         if self.out.as_json:
             self.out.json({"id": record.id, "version": record.version})
@@ -571,12 +745,27 @@ def _exit_code_for(exc: BaseException) -> int:
         return EXIT_NOT_FOUND
     if isinstance(exc, NotASpace):
         return EXIT_NOT_A_SPACE
-    if isinstance(exc, UsageError | PassphraseUnavailable | WeakPassphrase):
+    if isinstance(
+        exc,
+        UsageError
+        | PassphraseUnavailable
+        | WeakPassphrase
+        | UnknownTemplate
+        | InvalidAnswers
+        | TemplateError,
+    ):
         return EXIT_USAGE
     return EXIT_ERROR
 
 
 def _message_for(exc: BaseException) -> str:
+    if isinstance(exc, InvalidAnswers):
+        lines = "\n".join(f"  {problem}" for problem in exc.problems)
+        return f"the answers do not fit the template; nothing was saved:\n{lines}"
+    if isinstance(exc, TemplateError):
+        return "the template has problems:\n" + "\n".join(f"  {p}" for p in exc.problems)
+    if isinstance(exc, UnknownTemplate):
+        return str(exc.args[0])
     if isinstance(exc, NoSuchAsset):
         return f"no asset has the id {exc}"
     if isinstance(exc, NoSuchAttachment):
@@ -609,7 +798,10 @@ def main(argv: Sequence[str] | None = None, *, kdf_policy: KdfPolicy = PRODUCTIO
         # Output piped into `head` and the like: not an error worth a message.
         sys.stderr.close()
         return EXIT_OK
-    except (StoreError, UsageError, PassphraseUnavailable, OSError) as exc:
+    except (
+        StoreError, UsageError, PassphraseUnavailable, OSError, UnknownTemplate, InvalidAnswers,
+        TemplateError,
+    ) as exc:  # fmt: skip
         return _fail(_exit_code_for(exc), _message_for(exc))
     except Exception as exc:
         # Never a traceback (it could quote data); details only when asked for.

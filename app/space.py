@@ -197,12 +197,22 @@ class Space:
         remove_links: Iterable[str] = (),
         fields: Mapping[str, Any] | None = None,
         tags: Iterable[str] | None = None,
+        template_version: str | None = None,
+        earlier: Mapping[str, Any] | None = None,
     ) -> AssetRecord:
-        """Save a new version; the previous one is kept in history."""
+        """Save a new version; the previous one is kept in history.
+
+        `template_version` and `earlier` record an upgrade to a newer version of
+        the asset's template (see app.forms.answers.upgrade_answers).
+        """
         current = self._store.get_asset(asset_id)
         record = AssetRecord(**current.__dict__)
         if title is not None:
             record.title = title
+        if template_version is not None:
+            record.template_version = template_version
+        if earlier is not None:
+            record.earlier = dict(earlier)
         record.fields = dict(fields) if fields is not None else dict(current.fields)
         record.fields.update(set_fields or {})
         for name in unset_fields:

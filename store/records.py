@@ -26,6 +26,8 @@ class AssetRecord:
     template_version: str | None = None
     created: str = ""
     updated: str = ""
+    #: Answers to fields that the current template version no longer has.
+    earlier: dict[str, Any] = field(default_factory=dict)
 
     def summary_part(self) -> dict[str, Any]:
         return {
@@ -38,6 +40,8 @@ class AssetRecord:
         }
 
     def body_part(self) -> dict[str, Any]:
+        if self.earlier:
+            return {"fields": self.fields, "earlier": self.earlier}
         return {"fields": self.fields}
 
     def document(self) -> dict[str, Any]:
@@ -59,6 +63,7 @@ class AssetRecord:
             links=list(summary.get("links") or []),
             created=str(summary.get("created", "")),
             updated=str(summary.get("updated", "")),
+            earlier=dict(body.get("earlier") or {}),
         )
 
 

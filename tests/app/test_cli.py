@@ -61,9 +61,10 @@ def test_init_without_any_passphrase_source_is_a_usage_error(  # type: ignore[no
 
 def test_add_list_show_edit_history_restore_delete(cli, path: Path) -> None:  # type: ignore[no-untyped-def]
     plan = _add(cli, path, "--template", "smart-plan", "--title", "Learn SQL",
-                "--set", "specific=Write joins", "--tag", "data")  # fmt: skip
+                "--set", "specific=Write joins", "--set", "deadline=2026-12-31",
+                "--tag", "data")  # fmt: skip
     note = _add(cli, path, "--template", "journal", "--title", "Joins clicked",
-                "--set", "body=Left joins keep rows", "--tag", "data", "--tag", "sql",
+                "--set", "entry=Left joins keep rows", "--tag", "data", "--tag", "sql",
                 "--link", plan[:8])  # fmt: skip
 
     listing = json.loads(cli("list", path, "--json").out)
@@ -73,12 +74,12 @@ def test_add_list_show_edit_history_restore_delete(cli, path: Path) -> None:  # 
     assert [i["id"] for i in json.loads(cli("list", path, "--json", "--tag", "SQL").out)] == [note]
 
     shown = json.loads(cli("show", path, note, "--json").out)
-    assert shown["fields"] == {"body": "Left joins keep rows"}
+    assert shown["fields"]["entry"] == "Left joins keep rows"
     assert shown["links"] == [plan]
     assert shown["attachments"] == []
     assert json.loads(cli("show", path, plan, "--json").out)["linked_from"] == [note]
 
-    edited = cli("edit", path, note, "--title", "Joins finally clicked", "--set", "body=Inner too",
+    edited = cli("edit", path, note, "--title", "Joins finally clicked", "--set", "entry=Inner too",
                  "--untag", "data", "--json")  # fmt: skip
     assert json.loads(edited.out)["version"] == 2
     history = json.loads(cli("history", path, note, "--json").out)
@@ -93,9 +94,8 @@ def test_add_list_show_edit_history_restore_delete(cli, path: Path) -> None:  # 
     assert restored["version"] == 3
     assert restored["title"] == "Joins clicked"
     assert restored["tags"] == ["data", "sql"]
-    assert json.loads(cli("show", path, note, "--version", "2", "--json").out)["fields"] == {
-        "body": "Inner too"
-    }
+    version_2 = json.loads(cli("show", path, note, "--version", "2", "--json").out)
+    assert version_2["fields"]["entry"] == "Inner too"
 
     assert cli("delete", path, note).code == 0
     assert cli("show", path, note).code == 5
@@ -104,10 +104,10 @@ def test_add_list_show_edit_history_restore_delete(cli, path: Path) -> None:  # 
 
 def test_search_finds_best_match_first(cli, path: Path) -> None:  # type: ignore[no-untyped-def]
     weak = _add(cli, path, "--template", "journal", "--title", "Monday",
-                "--set", "body=a short note about coaching")  # fmt: skip
+                "--set", "entry=a short note about coaching")  # fmt: skip
     strong = _add(cli, path, "--template", "journal", "--title", "Coaching session",
-                  "--set", "body=coaching on coaching questions")  # fmt: skip
-    _add(cli, path, "--template", "journal", "--title", "Unrelated", "--set", "body=gardening")
+                  "--set", "entry=coaching on coaching questions")  # fmt: skip
+    _add(cli, path, "--template", "journal", "--title", "Unrelated", "--set", "entry=gardening")
     hits = json.loads(cli("search", path, "coach", "--json").out)
     assert [hit["id"] for hit in hits] == [strong, weak]
     assert set(hits[0]) >= {"id", "title", "snippet"}
@@ -173,7 +173,7 @@ def test_passphrase_file_keeps_spaces_and_drops_the_newline(  # type: ignore[no-
 
 
 def test_info_needs_no_passphrase(cli, path: Path) -> None:  # type: ignore[no-untyped-def]
-    _add(cli, path, "--template", "journal", "--title", "x")
+    _add(cli, path, "--template", "journal", "--title", "x", "--set", "entry=y")
     info = json.loads(cli("info", path, "--json", passphrase=None).out)
     assert info["assets"] == 1
     assert info["format_version"] == 1
@@ -184,7 +184,15 @@ def test_bad_usage_and_missing_items(cli, path: Path) -> None:  # type: ignore[n
     assert cli("add", path, "--title", "no template").code == 2
     assert cli("add", path, "--template", "t", "--title", "x", "--set", "novalue").code == 2
     assert cli("show", path, "0000").code == 5
-    assert cli("restore", path, _add(cli, path, "--template", "t", "--title", "x"), "9").code == 5
+    assert (
+        cli(
+            "restore",
+            path,
+            _add(cli, path, "--template", "journal", "--title", "x", "--set", "entry=y"),
+            "9",
+        ).code
+        == 5
+    )
     assert cli("frobnicate").code == 2
 
 
@@ -205,7 +213,16 @@ def test_real_process_exit_codes_no_qt_and_no_traceback(tmp_path: Path) -> None:
     SpaceFile.create(path, PASSPHRASE, floor)[0].lock()
     env = {**os.environ, "CAIRN_PASSPHRASE": PASSPHRASE}
     added = _run_cairn(
-        "add", str(path), "--template", "journal", "--title", "Hi", "--json", env=env
+        "add",
+        str(path),
+        "--template",
+        "journal",
+        "--title",
+        "Hi",
+        "--set",
+        "entry=x",
+        "--json",
+        env=env,
     )
     assert added.returncode == 0, added.stderr
     assert _run_cairn("list", str(path), env=env).returncode == 0

@@ -1,0 +1,1 @@
+"""The template engine: template files, answers, computed values and rendering (Qt-free)."""
