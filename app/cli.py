@@ -515,11 +515,13 @@ class Runner:
             )
         else:
             width = min(48, max(len(s.title) for s in summaries))
-            for s in summaries:
+            templates = [s.template_id.removeprefix("builtin/") for s in summaries]
+            template_width = max(len(t) for t in templates)
+            for s, template in zip(summaries, templates, strict=True):
                 title = s.title if len(s.title) <= width else s.title[: width - 1] + "…"
                 tags = ", ".join(s.tags)
                 self.out.line(
-                    f"{s.id[:8]}  {title:<{width}}  {s.template_id:<16}  "
+                    f"{s.id[:8]}  {title:<{width}}  {template:<{template_width}}  "
                     f"{s.updated[:16].replace('T', ' ')}  {tags}".rstrip()
                 )
         if damaged:

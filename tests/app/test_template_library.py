@@ -173,3 +173,31 @@ def test_editing_keeps_answers_and_refuses_invalid_changes(cli, space_path: Path
     assert shown["version"] == 2
     assert shown["fields"]["specific"] == "x"
     assert shown["fields"]["actions"] == [{"text": "Start", "done": False, "due": None}]
+
+
+def test_a_new_template_version_keeps_every_answer(cli, space_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A person changes their own template: a field renamed, another removed."""
+    copied = cli("templates", "copy", "what-so-what-now-what", "debrief", "--json")
+    path = Path(json.loads(copied.out)["path"])
+    assert cli("init", space_path).code == 0
+    asset = json.loads(cli("add", space_path, "--template", "debrief", "--title", "Outage",
+                           "--set", "what=The deploy failed", "--set", "so_what=No rollback plan",
+                           "--set", "now_what=Write one", "--json").out)["id"]  # fmt: skip
+
+    text = path.read_text()
+    text = text.replace('version = "1.0.0"', 'version = "2.0.0"')
+    text = text.replace('id = "so_what"', 'id = "impact"\nprevious_ids = ["so_what"]')
+    start = text.index('[[sections.fields]]\nid = "now_what"')
+    end = text.index("[[sections", start + 10)
+    path.write_text(text[:start] + text[end:])
+    assert cli("templates", "check", path).code == 0
+
+    assert cli("edit", space_path, asset, "--title", "The outage").code == 0
+    shown = json.loads(cli("show", space_path, asset, "--json").out)
+    assert shown["template_version"] == "2.0.0"
+    assert shown["fields"]["impact"] == "No rollback plan"
+    assert "so_what" not in shown["fields"]
+    assert "now_what" not in shown["fields"]
+    markdown = cli("show", space_path, asset, "--format", "markdown").out
+    assert "## Answers to an earlier version of this template" in markdown
+    assert "Write one" in markdown
