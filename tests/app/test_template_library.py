@@ -201,3 +201,21 @@ def test_a_new_template_version_keeps_every_answer(cli, space_path: Path) -> Non
     markdown = cli("show", space_path, asset, "--format", "markdown").out
     assert "## Answers to an earlier version of this template" in markdown
     assert "Write one" in markdown
+
+
+def test_sources_are_namespaced_so_ids_never_collide(tmp_path: Path) -> None:
+    user, org = tmp_path / "user", tmp_path / "acme"
+    user.mkdir()
+    org.mkdir()
+    journal = (TEMPLATE_FOLDER / "journal.toml").read_text()
+    (user / "journal.toml").write_text(journal.replace('name = "', 'name = "My ', 1))
+    (org / "journal.toml").write_text(journal.replace('name = "', 'name = "Acme ', 1))
+    (org / "broken.toml").write_text("id = ")
+    library = TemplateLibrary.load(user_folder=user, org_folders={"acme": org})
+    ids = {t.qualified_id for t in library.all()}
+    assert {"builtin/journal", "user/journal", "org/acme/journal"} <= ids
+    assert library.get("org/acme/journal").name.startswith("Acme ")
+    with pytest.raises(LookupError, match="ambiguous"):
+        library.get("journal")
+    assert library.get("smart-plan").qualified_id == "builtin/smart-plan"
+    assert [p.file for p in library.problems] == [str(org / "broken.toml")]
