@@ -103,20 +103,25 @@ def _value_markdown(spec: FieldSpec, value: Any, names: NameLookup) -> str:
             lines.append(f"- [{mark}] {escape_text(str(item.get('text', '')))}{due}")
         return "\n".join(lines)
     if kind == "group":
-        blocks = []
+        # Each row is a numbered item with its answers as sub-items; a multi-line
+        # answer is indented under its sub-item (8 spaces), and rows with one are
+        # followed by a blank line so the next row does not join the block.
+        rows = []
         for index, row in enumerate(value, start=1):
             parts = []
+            has_block = False
             for sub in spec.fields:
                 answer = row.get(sub.id)
                 if answer in (None, "", []):
                     continue
                 rendered = _value_markdown(sub, answer, names)
-                if "\n" in rendered:
-                    rendered = "\n" + _indent(rendered, "    ")
+                if "\n" in rendered or _is_block(sub):
+                    has_block = True
+                    rendered = "\n\n" + _indent(rendered, " " * 8)
                 parts.append(f"    - **{escape_text(sub.label)}:** {rendered}")
-            blocks.append(f"{index}. " + (parts[0].lstrip(" -") if parts else "(empty)"))
-            blocks.extend(parts[1:])
-        return "\n".join(blocks)
+            lines = [f"{index}. " + (parts[0].lstrip(" -") if parts else "(empty)"), *parts[1:]]
+            rows.append("\n".join(lines) + ("\n" if has_block else ""))
+        return "\n".join(rows).rstrip("\n")
     return escape_text(json.dumps(value, ensure_ascii=False))
 
 

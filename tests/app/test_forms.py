@@ -511,3 +511,22 @@ def test_valid_answers_round_trip_through_save_load_and_render(
     assert to_markdown(space.get_asset(record.id), every) == first
     assert to_html(loaded, every)  # renders without error
     assert loaded.fields == answers  # rendering changed nothing
+
+
+def test_markdown_inside_a_group_row_stays_in_its_row(every: Template) -> None:
+    every_group = parse_template(
+        EVERY_TYPE.replace(
+            'id = "hours"\ntype = "number"\nlabel = "Hours"\nmin = 0',
+            'id = "notes"\ntype = "markdown"\nlabel = "Notes"',
+        )
+        .replace('field = "sessions.hours"', 'field = "sessions.notes"')
+        .replace('"sum"', '"latest"'),
+        "every-type.toml",
+    )
+    rows = [{"title": "First", "notes": "Points:\n\n- alpha\n- beta"}, {"title": "Second"}]
+    html = to_html(_record(every_group, {"sessions": rows}), every_group)
+    html = html[html.index("<ol>") :]  # the rows (the summary above quotes the latest notes)
+    first, second = html.index("First"), html.index("Second")
+    assert first < html.index("alpha") < html.index("beta") < second
+    assert "<li>beta</li>" in html
+    assert "2. " not in html  # the second row is a list item, not text glued to the first
