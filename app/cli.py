@@ -7,6 +7,7 @@ import getpass
 import json
 import os
 import sys
+import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from importlib import metadata
@@ -407,7 +408,10 @@ class Runner:
                 return
             self.out.line(f"{template.name}  ({template.qualified_id} {template.version}, "
                           f"{template.kind})")  # fmt: skip
-            self.out.line(f"  {template.description}")
+            description = " ".join(template.description.split())
+            self.out.line(
+                textwrap.fill(description, 88, initial_indent="  ", subsequent_indent="  ")
+            )
             for section in data["sections"]:
                 self.out.line("")
                 self.out.line(f"  {section['title']}")
