@@ -49,3 +49,40 @@ def get_passphrase(
     if confirm and getpass.getpass("Repeat the passphrase: ") != first:
         raise PassphraseUnavailable("the two passphrases do not match")
     return first
+
+
+def strength(passphrase: str) -> tuple[int, str]:
+    """A rough strength score 0 (empty) to 4 (strong), with a hint for the person.
+
+    It estimates guessing entropy from length and character variety, and counts
+    words for passphrases made of several words (the kind we recommend).
+    """
+    import math
+
+    if not passphrase:
+        return 0, "Choose a passphrase: several words you will remember are best."
+    pool = 0
+    if any(c.islower() for c in passphrase):
+        pool += 26
+    if any(c.isupper() for c in passphrase):
+        pool += 26
+    if any(c.isdigit() for c in passphrase):
+        pool += 10
+    if any(not c.isalnum() for c in passphrase):
+        pool += 33
+    bits = len(passphrase) * math.log2(max(pool, 2))
+    words = passphrase.split()
+    if all(word.isalpha() for word in words):
+        # Ordinary words are guessed from a dictionary, not letter by letter:
+        # count about 11 bits a word (a 2,000-word vocabulary), conservatively.
+        bits = min(bits, len(words) * 11.0 + (4.0 if pool > 26 else 0.0))
+    distinct = len(set(passphrase.casefold()))
+    if distinct <= 3:
+        bits = min(bits, 10.0)
+    if bits < 40:
+        return 1, "Weak: add more words. A short sentence only you would think of is good."
+    if bits < 60:
+        return 2, "Fair: one or two more words would make it much harder to guess."
+    if bits < 80:
+        return 3, "Good."
+    return 4, "Strong."

@@ -1,0 +1,302 @@
+"""The main window: it only wires. Pages request; the window decides and runs
+slow work (key derivation, listing, search) on the task runner."""
+
+from __future__ import annotations
+
+from importlib import metadata
+from pathlib import Path
+
+import platformdirs
+from PySide6.QtCore import QByteArray, QSettings
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QStackedWidget, QWidget
+
+from app.forms.library import TemplateLibrary
+from app.space import Space
+from store.kdf import PRODUCTION_POLICY, KdfPolicy
+from store.search import SearchHit
+from ui.first_run import CreateSpacePage, RecoveryKeyPage, WelcomePage
+from ui.library import LibraryPage
+from ui.messages import describe
+from ui.tasks import TaskRunner
+from ui.unlock import RecoverPage, UnlockPage
+
+MAX_RECENT = 8
+
+
+def default_space_path() -> Path:
+    """The space in the platform's user data folder (a fresh name if one is there)."""
+    folder = Path(platformdirs.user_data_dir("cairn", appauthor=False))
+    candidate = folder / "space.cairn"
+    number = 2
+    while candidate.exists():
+        candidate = folder / f"space-{number}.cairn"
+        number += 1
+    return candidate
+
+
+class MainWindow(QMainWindow):
+    """Welcome, create, unlock and recover, then the library; Ctrl+L locks."""
+
+    def __init__(
+        self,
+        *,
+        kdf_policy: KdfPolicy = PRODUCTION_POLICY,
+        settings: QSettings | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("MainWindow")
+        self.setWindowTitle(self.tr("Cairn"))
+        self.kdf_policy = kdf_policy
+        self.settings = settings if settings is not None else QSettings("Cairn", "Cairn")
+        self.space: Space | None = None
+        self.runner = TaskRunner(self)
+        self.templates = {t.qualified_id: t for t in TemplateLibrary.load().all()}
+
+        self.welcome = WelcomePage(self)
+        self.create_page = CreateSpacePage(default_space_path(), self)
+        self.recovery_key_page = RecoveryKeyPage(self)
+        self.unlock_page = UnlockPage(self)
+        self.recover_page = RecoverPage(self)
+        self.library = LibraryPage(self)
+        self.library.set_templates(self.templates)
+        self.stack = QStackedWidget(self)
+        for page in (self.welcome, self.create_page, self.recovery_key_page, self.unlock_page,
+                     self.recover_page, self.library):  # fmt: skip
+            self.stack.addWidget(page)
+        self._build_actions()
+
+        self.welcome.create_requested.connect(self.show_create)
+        self.welcome.open_requested.connect(self._open_existing)
+        self.create_page.back_requested.connect(self.show_start)
+        self.create_page.create_requested.connect(self.create_space)
+        self.recovery_key_page.continue_requested.connect(self._recovery_key_done)
+        self.unlock_page.unlock_requested.connect(self.unlock_space)
+        self.unlock_page.recover_requested.connect(self._show_recover)
+        self.unlock_page.create_requested.connect(self.show_create)
+        self.recover_page.back_requested.connect(lambda: self._show(self.unlock_page))
+        self.recover_page.recover_requested.connect(self.recover_space)
+        self.library.search_requested.connect(self.search)
+
+        self.setCentralWidget(self.stack)
+        self.resize(1100, 720)
+        geometry = self.settings.value("window/geometry")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        self.show_start()
+
+    # ---------------------------------------------------------------- actions
+
+    def _build_actions(self) -> None:
+        self.lock_action = QAction(self.tr("&Lock"), self)
+        self.lock_action.setShortcut(QKeySequence("Ctrl+L"))
+        self.lock_action.setEnabled(False)
+        self.lock_action.triggered.connect(self.lock)
+        self.find_action = QAction(self.tr("&Find"), self)
+        self.find_action.setShortcut(QKeySequence.StandardKey.Find)
+        self.find_action.setEnabled(False)
+        self.find_action.triggered.connect(self._focus_search)
+        self.quit_action = QAction(self.tr("&Quit"), self)
+        self.quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        self.quit_action.triggered.connect(self.close)
+        self.about_action = QAction(self.tr("&About Cairn"), self)
+        self.about_action.triggered.connect(self._about)
+        file_menu = self.menuBar().addMenu(self.tr("&File"))
+        file_menu.addAction(self.lock_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+        edit_menu = self.menuBar().addMenu(self.tr("&Edit"))
+        edit_menu.addAction(self.find_action)
+        help_menu = self.menuBar().addMenu(self.tr("&Help"))
+        help_menu.addAction(self.about_action)
+
+    # ------------------------------------------------------------------ pages
+
+    def _show(self, page: QWidget) -> None:
+        self.stack.setCurrentWidget(page)
+        unlocked = page is self.library
+        self.lock_action.setEnabled(unlocked)
+        self.find_action.setEnabled(unlocked)
+
+    def recent_spaces(self) -> list[Path]:
+        stored = self.settings.value("spaces/recent", [])
+        paths = [stored] if isinstance(stored, str) else list(stored or [])
+        return [Path(p) for p in paths if Path(p).is_file()]
+
+    def _remember(self, path: Path) -> None:
+        recent = [str(path.resolve())]
+        recent += [str(p) for p in self.recent_spaces() if str(p) != recent[0]]
+        self.settings.setValue("spaces/recent", recent[:MAX_RECENT])
+        self.settings.sync()
+
+    def show_start(self) -> None:
+        recent = self.recent_spaces()
+        if recent:
+            self.unlock_page.set_spaces(recent, recent[0])
+            self.unlock_page.reset()
+            self._show(self.unlock_page)
+        else:
+            self._show(self.welcome)
+
+    def show_create(self) -> None:
+        self.create_page.fields.clear()
+        self.create_page.set_path(default_space_path())
+        self.create_page.set_busy(False)
+        self._show(self.create_page)
+        self.create_page.fields.passphrase.setFocus()
+
+    def _open_existing(self) -> None:
+        chosen, _ = QFileDialog.getOpenFileName(
+            self, self.tr("Open a space"), "", self.tr("Cairn spaces (*.cairn);;All files (*)")
+        )
+        if chosen:
+            self.unlock_page.set_spaces([Path(chosen), *self.recent_spaces()], Path(chosen))
+            self.unlock_page.reset()
+            self._show(self.unlock_page)
+
+    def _show_recover(self, path: str) -> None:
+        self.recover_page.start(path)
+        self._show(self.recover_page)
+
+    # ------------------------------------------------------ create and unlock
+
+    def create_space(self, path: str, passphrase: str) -> None:
+        self.create_page.set_busy(True, self.tr("Creating your space and its keys…"))
+        policy = self.kdf_policy
+        self.runner.run_store(
+            lambda: Space.create(Path(path), passphrase, kdf_policy=policy),
+            on_done=self._created,
+            on_error=lambda error: self.create_page.set_busy(False, describe(error)),
+        )
+
+    def _created(self, result: object) -> None:
+        space, recovery_key = result  # type: ignore[misc]
+        self.create_page.set_busy(False)
+        self.create_page.fields.clear()
+        self.space = space
+        self._remember(space.path)
+        self.recovery_key_page.show_key(recovery_key)
+        self._show(self.recovery_key_page)
+        self.recovery_key_page.retype.setFocus()
+
+    def _recovery_key_done(self) -> None:
+        self.recovery_key_page.forget_key()
+        self._enter_library()
+
+    def unlock_space(self, path: str, passphrase: str) -> None:
+        self.unlock_page.set_busy(True)
+        policy = self.kdf_policy
+        self.runner.run_store(
+            lambda: Space.open(Path(path), passphrase, kdf_policy=policy),
+            on_done=self._unlocked,
+            on_error=self._unlock_failed,
+        )
+
+    def _unlocked(self, space: object) -> None:
+        assert isinstance(space, Space)
+        self.space = space
+        self.unlock_page.reset()
+        self._remember(space.path)
+        self._enter_library()
+
+    def _unlock_failed(self, error: BaseException) -> None:
+        self.unlock_page.set_busy(False)
+        self.unlock_page.show_error(describe(error))
+
+    def recover_space(self, path: str, recovery_key: str, new_passphrase: str) -> None:
+        self.recover_page.set_busy(True)
+        policy = self.kdf_policy
+
+        def recover() -> Space:
+            space = Space.open_with_recovery_key(Path(path), recovery_key, kdf_policy=policy,
+                                                 index="background")  # fmt: skip
+            try:
+                space.change_passphrase(new_passphrase)
+            except BaseException:
+                space.lock()
+                raise
+            return space
+
+        def failed(error: BaseException) -> None:
+            self.recover_page.set_busy(False)
+            self.recover_page.error.setText(describe(error))
+
+        self.runner.run_store(recover, on_done=self._unlocked, on_error=failed)
+
+    # ---------------------------------------------------------------- library
+
+    def _enter_library(self) -> None:
+        self._show(self.library)
+        self.refresh_library()
+        self.library.search.setFocus()
+
+    def refresh_library(self) -> None:
+        space = self.space
+        if space is None:
+            return
+        self.runner.run_store(
+            lambda: space.list_assets()[0],
+            on_done=self._listed,
+            on_error=lambda error: self.statusBar().showMessage(describe(error), 8000),
+        )
+
+    def _listed(self, summaries: object) -> None:
+        if self.space is not None:  # locked meanwhile: show nothing
+            self.library.set_assets(summaries)  # type: ignore[arg-type]
+
+    def search(self, query: str) -> None:
+        space = self.space
+        if space is None:
+            return
+
+        def run() -> list[tuple[str, str]]:
+            hits: list[SearchHit] = space.search(query)
+            return [(hit.asset_id, hit.snippet) for hit in hits]
+
+        # Searches run beside store jobs: the index has its own lock.
+        self.runner.run_network(
+            run,
+            on_done=lambda hits: self._searched(query, hits),
+            on_error=lambda error: self.statusBar().showMessage(describe(error), 8000),
+        )
+
+    def _searched(self, query: str, hits: object) -> None:
+        if self.space is not None:
+            self.library.show_search_results(query, hits)  # type: ignore[arg-type]
+
+    def _focus_search(self) -> None:
+        self.library.search.setFocus()
+        self.library.search.selectAll()
+
+    # ------------------------------------------------------------------- lock
+
+    def lock(self) -> None:
+        """Forget everything decrypted and return to the unlock screen."""
+        space, self.space = self.space, None
+        self.library.clear()
+        self.recovery_key_page.forget_key()
+        if space is not None:
+            self.runner.run_store(space.lock)
+        self.show_start()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.lock()
+        self.runner.wait()
+        self.settings.sync()
+        super().closeEvent(event)
+
+    def _about(self) -> None:
+        try:
+            version = metadata.version("cairn")
+        except metadata.PackageNotFoundError:
+            version = "unknown"
+        QMessageBox.about(
+            self,
+            self.tr("About Cairn"),
+            self.tr(
+                "<h3>Cairn {version}</h3><p>Your personal learning space: plans, reflections "
+                "and evidence, in one encrypted file that belongs to you.</p>"
+            ).format(version=version),
+        )
