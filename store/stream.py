@@ -38,7 +38,9 @@ class ChunkCipher:
 
     def open(self, index: int, blob: bytes) -> tuple[bytes, bool]:
         """Open chunk `index`; returns (plaintext, is_last)."""
-        for last in (False, True):
+        # Only the last chunk may be short, so try the likely flag first.
+        likely_last = len(blob) != CHUNK_SIZE + TAG_LENGTH
+        for last in (likely_last, not likely_last):
             try:
                 return self._aead.decrypt(_nonce(index, last), blob, self._aad), last
             except InvalidTag:
