@@ -12,9 +12,12 @@ from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QStackedWidget, QWidget
 
 from app.forms.library import TemplateLibrary
+from app.forms.model import Template
 from app.space import Space
 from store.kdf import PRODUCTION_POLICY, KdfPolicy
+from store.records import AssetRecord
 from store.search import SearchHit
+from ui.editor import AssetEditor, TemplatePicker
 from ui.first_run import CreateSpacePage, RecoveryKeyPage, WelcomePage
 from ui.library import LibraryPage
 from ui.messages import describe
@@ -61,6 +64,7 @@ class MainWindow(QMainWindow):
         self.recover_page = RecoverPage(self)
         self.library = LibraryPage(self)
         self.library.set_templates(self.templates)
+        self.editor: AssetEditor | None = None
         self.stack = QStackedWidget(self)
         for page in (self.welcome, self.create_page, self.recovery_key_page, self.unlock_page,
                      self.recover_page, self.library):  # fmt: skip
@@ -78,6 +82,7 @@ class MainWindow(QMainWindow):
         self.recover_page.back_requested.connect(lambda: self._show(self.unlock_page))
         self.recover_page.recover_requested.connect(self.recover_space)
         self.library.search_requested.connect(self.search)
+        self.library.open_requested.connect(self.open_asset)
 
         self.setCentralWidget(self.stack)
         self.resize(1100, 720)
@@ -89,6 +94,14 @@ class MainWindow(QMainWindow):
     # ---------------------------------------------------------------- actions
 
     def _build_actions(self) -> None:
+        self.new_action = QAction(self.tr("&New…"), self)
+        self.new_action.setShortcut(QKeySequence.StandardKey.New)
+        self.new_action.setEnabled(False)
+        self.new_action.triggered.connect(self.new_asset)
+        self.save_action = QAction(self.tr("&Save"), self)
+        self.save_action.setShortcut(QKeySequence.StandardKey.Save)
+        self.save_action.setEnabled(False)
+        self.save_action.triggered.connect(lambda: self.editor and self.editor.save_now())
         self.lock_action = QAction(self.tr("&Lock"), self)
         self.lock_action.setShortcut(QKeySequence("Ctrl+L"))
         self.lock_action.setEnabled(False)
@@ -103,6 +116,9 @@ class MainWindow(QMainWindow):
         self.about_action = QAction(self.tr("&About Cairn"), self)
         self.about_action.triggered.connect(self._about)
         file_menu = self.menuBar().addMenu(self.tr("&File"))
+        file_menu.addAction(self.new_action)
+        file_menu.addAction(self.save_action)
+        file_menu.addSeparator()
         file_menu.addAction(self.lock_action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
@@ -115,9 +131,11 @@ class MainWindow(QMainWindow):
 
     def _show(self, page: QWidget) -> None:
         self.stack.setCurrentWidget(page)
-        unlocked = page is self.library
+        unlocked = page is self.library or (self.editor is not None and page is self.editor)
         self.lock_action.setEnabled(unlocked)
-        self.find_action.setEnabled(unlocked)
+        self.new_action.setEnabled(unlocked)
+        self.find_action.setEnabled(page is self.library)
+        self.save_action.setEnabled(self.editor is not None and page is self.editor)
 
     def recent_spaces(self) -> list[Path]:
         stored = self.settings.value("spaces/recent", [])
@@ -265,6 +283,83 @@ class MainWindow(QMainWindow):
         if self.space is not None:
             self.library.show_search_results(query, hits)  # type: ignore[arg-type]
 
+    # ----------------------------------------------------------------- editor
+
+    def new_asset(self) -> None:
+        ordered = sorted(self.templates.values(), key=lambda t: (t.source != "builtin", t.name))
+        template, accepted = TemplatePicker.get_template(ordered, self)
+        if accepted and template is not None:
+            self.open_editor(template, None)
+
+    def open_asset(self, asset_id: str) -> None:
+        space = self.space
+        if space is None:
+            return
+        self.runner.run_store(
+            lambda: space.get_asset(asset_id),
+            on_done=self._asset_loaded,
+            on_error=lambda error: self.statusBar().showMessage(describe(error), 8000),
+        )
+
+    def _asset_loaded(self, record: object) -> None:
+        assert isinstance(record, AssetRecord)
+        template = self.templates.get(record.template_id)
+        if template is None:
+            self.statusBar().showMessage(
+                self.tr("The template of “{title}” is not installed, so it cannot be edited here.")
+                .format(title=record.title), 8000)  # fmt: skip
+            return
+        self.open_editor(template, record)
+
+    def open_editor(self, template: Template, record: AssetRecord | None) -> None:
+        self._close_editor()
+        editor = AssetEditor(template, record, self)
+        editor.save_requested.connect(self._save_asset)
+        editor.close_requested.connect(self._leave_editor)
+        self.editor = editor
+        self.stack.addWidget(editor)
+        self._show(editor)
+        editor.title.setFocus()
+
+    def _save_asset(self, title: str, values: dict) -> None:  # type: ignore[type-arg]
+        space, editor = self.space, self.editor
+        if space is None or editor is None:
+            return
+        template, record = editor.template, editor.record
+
+        def save() -> AssetRecord:
+            if record is None:
+                return space.add_asset(template.qualified_id, title, values,
+                                       template_version=template.version)  # fmt: skip
+            return space.edit_asset(record.id, title=title, fields=values,
+                                    template_version=template.version)  # fmt: skip
+
+        def done(saved: object) -> None:
+            assert isinstance(saved, AssetRecord)
+            if self.editor is editor:
+                editor.saved(saved)
+            self.refresh_library()
+
+        self.runner.run_store(
+            save, on_done=done, on_error=lambda error: editor.save_failed(describe(error))
+        )
+
+    def _leave_editor(self) -> None:
+        editor = self.editor
+        if editor is not None and editor.dirty:
+            editor.save_now()
+            if editor.show_problems():
+                return  # stay: the person sees what to fix before anything is lost
+        self._close_editor()
+        self._show(self.library)
+        self.library.table.setFocus()
+
+    def _close_editor(self) -> None:
+        if self.editor is not None:
+            self.stack.removeWidget(self.editor)
+            self.editor.deleteLater()
+            self.editor = None
+
     def _focus_search(self) -> None:
         self.library.search.setFocus()
         self.library.search.selectAll()
@@ -273,6 +368,9 @@ class MainWindow(QMainWindow):
 
     def lock(self) -> None:
         """Forget everything decrypted and return to the unlock screen."""
+        if self.editor is not None and self.editor.dirty and not self.editor.show_problems():
+            self.editor.save_now()  # queued before the lock below: store jobs run in order
+        self._close_editor()
         space, self.space = self.space, None
         self.library.clear()
         self.recovery_key_page.forget_key()
