@@ -36,7 +36,7 @@ class AssetEditor(QWidget):
     """Edits one asset (or a new one). Emits `save_requested(title, values)` only
     when the answers are valid; shows every problem beside its field otherwise."""
 
-    save_requested = Signal(str, dict)
+    save_requested = Signal(str, dict, list)  # title, answers, tags
     close_requested = Signal()
 
     def __init__(self, template: Template, record: AssetRecord | None = None,
@@ -63,6 +63,10 @@ class AssetEditor(QWidget):
         title_font.setPointSizeF(title_font.pointSizeF() * 1.5)
         self.title.setFont(title_font)
         self.title.setFrame(False)
+        self.tags = QLineEdit(self)
+        self.tags.setObjectName("tags")
+        self.tags.setPlaceholderText(self.tr("Tags, separated by commas"))
+        self.tags.setAccessibleName(self.tr("Tags"))
         self.title_problem = QLabel(self)
         self.title_problem.setStyleSheet(ERROR_STYLE)
         description = " ".join(template.description.split())
@@ -88,6 +92,7 @@ class AssetEditor(QWidget):
         self.back_button.clicked.connect(self.close_requested)
         self.save_button.clicked.connect(self.save_now)
         self.title.textEdited.connect(lambda _t: self._edited())
+        self.tags.textEdited.connect(lambda _t: self._edited())
         self._autosave.timeout.connect(self.save_now)
         for widget in self.inputs.values():
             widget.changed.connect(self._edited)
@@ -101,6 +106,7 @@ class AssetEditor(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.title)
         layout.addWidget(self.title_problem)
+        layout.addWidget(self.tags)
         layout.addWidget(self.about)
         layout.addWidget(self.summary)
         layout.addWidget(self.scroll, 1)
@@ -153,6 +159,7 @@ class AssetEditor(QWidget):
 
     def _load(self, record: AssetRecord | None) -> None:
         self.title.setText(record.title if record else "")
+        self.tags.setText(", ".join(record.tags) if record else "")
         values = record.fields if record else defaults(self.template)
         for field_id, widget in self.inputs.items():
             widget.set_value(values.get(field_id))
@@ -227,7 +234,8 @@ class AssetEditor(QWidget):
             )
             return
         self.status.setText(self.tr("Saving…"))
-        self.save_requested.emit(self.title.text().strip(), self.values())
+        tags = [tag.strip() for tag in self.tags.text().split(",") if tag.strip()]
+        self.save_requested.emit(self.title.text().strip(), self.values(), tags)
 
     def saved(self, record: AssetRecord) -> None:
         """The window reports a successful save."""

@@ -7,9 +7,16 @@ from importlib import metadata
 from pathlib import Path
 
 import platformdirs
-from PySide6.QtCore import QByteArray, QSettings
+from PySide6.QtCore import QByteArray, QEvent, QObject, QSettings, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QStackedWidget, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QFileDialog,
+    QMainWindow,
+    QMessageBox,
+    QStackedWidget,
+    QWidget,
+)
 
 from app.forms.library import TemplateLibrary
 from app.forms.model import Template
@@ -25,6 +32,11 @@ from ui.tasks import TaskRunner
 from ui.unlock import RecoverPage, UnlockPage
 
 MAX_RECENT = 8
+DEFAULT_IDLE_LOCK_MINUTES = 10
+_ACTIVITY = {
+    QEvent.Type.KeyPress, QEvent.Type.MouseButtonPress, QEvent.Type.MouseMove,
+    QEvent.Type.Wheel, QEvent.Type.TouchBegin,
+}  # fmt: skip
 
 
 def default_space_path() -> Path:
@@ -83,6 +95,16 @@ class MainWindow(QMainWindow):
         self.recover_page.recover_requested.connect(self.recover_space)
         self.library.search_requested.connect(self.search)
         self.library.open_requested.connect(self.open_asset)
+
+        self.idle_timer = QTimer(self)
+        self.idle_timer.setObjectName("idle_timer")
+        self.idle_timer.setSingleShot(True)
+        self.idle_timer.timeout.connect(self._idle_timeout)
+        minutes = self.settings.value("security/idle_lock_minutes", DEFAULT_IDLE_LOCK_MINUTES)
+        self.set_idle_lock(int(minutes) * 60_000)
+        application = QApplication.instance()
+        if application is not None:
+            application.installEventFilter(self)
 
         self.setCentralWidget(self.stack)
         self.resize(1100, 720)
@@ -246,6 +268,7 @@ class MainWindow(QMainWindow):
 
     def _enter_library(self) -> None:
         self._show(self.library)
+        self._restart_idle_timer()
         self.refresh_library()
         self.library.search.setFocus()
 
@@ -321,7 +344,7 @@ class MainWindow(QMainWindow):
         self._show(editor)
         editor.title.setFocus()
 
-    def _save_asset(self, title: str, values: dict) -> None:  # type: ignore[type-arg]
+    def _save_asset(self, title: str, values: dict, tags: list) -> None:  # type: ignore[type-arg]
         space, editor = self.space, self.editor
         if space is None or editor is None:
             return
@@ -329,9 +352,9 @@ class MainWindow(QMainWindow):
 
         def save() -> AssetRecord:
             if record is None:
-                return space.add_asset(template.qualified_id, title, values,
+                return space.add_asset(template.qualified_id, title, values, tags,
                                        template_version=template.version)  # fmt: skip
-            return space.edit_asset(record.id, title=title, fields=values,
+            return space.edit_asset(record.id, title=title, fields=values, tags=tags,
                                     template_version=template.version)  # fmt: skip
 
         def done(saved: object) -> None:
@@ -360,6 +383,29 @@ class MainWindow(QMainWindow):
             self.editor.deleteLater()
             self.editor = None
 
+    # --------------------------------------------------------------- idle lock
+
+    def set_idle_lock(self, milliseconds: int) -> None:
+        """Lock after this long without keyboard or mouse input; 0 turns it off."""
+        self.idle_timer.setInterval(max(0, milliseconds))
+        self._restart_idle_timer()
+
+    def _restart_idle_timer(self) -> None:
+        if self.space is not None and self.idle_timer.interval() > 0:
+            self.idle_timer.start()
+        else:
+            self.idle_timer.stop()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() in _ACTIVITY and self.space is not None:
+            self.idle_timer.start()
+        return False
+
+    def _idle_timeout(self) -> None:
+        if self.space is not None:
+            self.lock()
+            self.statusBar().showMessage(self.tr("Locked after a period of inactivity."), 10000)
+
     def _focus_search(self) -> None:
         self.library.search.setFocus()
         self.library.search.selectAll()
@@ -372,6 +418,7 @@ class MainWindow(QMainWindow):
             self.editor.save_now()  # queued before the lock below: store jobs run in order
         self._close_editor()
         space, self.space = self.space, None
+        self.idle_timer.stop()
         self.library.clear()
         self.recovery_key_page.forget_key()
         if space is not None:
@@ -379,6 +426,9 @@ class MainWindow(QMainWindow):
         self.show_start()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        application = QApplication.instance()
+        if application is not None:
+            application.removeEventFilter(self)
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.lock()
         self.runner.wait()

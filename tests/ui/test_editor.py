@@ -169,3 +169,20 @@ def test_lock_saves_valid_edits_first_so_nothing_is_lost(
     assert path is not None
     with Space.open(path, PASSPHRASE, kdf_policy=kdf_policy, index="lazy") as space:
         assert [s.title for s in space.list_assets()[0]] == ["Written just before lunch"]
+
+
+def test_tags_typed_in_the_editor_are_saved_and_listed(qtbot, unlocked: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    window = unlocked
+    window.open_editor(window.templates["builtin/journal"], None)
+    editor = window.editor
+    assert editor is not None
+    qtbot.keyClicks(editor.title, "Demo day")
+    editor.inputs["entry"].set_value("Showed the new onboarding flow.")
+    qtbot.keyClicks(editor.tags, "presenting, Team,  presenting ")
+    editor.save_now()
+    qtbot.waitUntil(lambda: editor.status.text() == "Saved", timeout=10000)
+    assert window.space is not None
+    [summary] = window.space.list_assets()[0]
+    assert summary.tags == ["presenting", "Team"]
+    qtbot.waitUntil(lambda: window.library.model.rowCount() == 1, timeout=10000)
+    assert window.library.model.index(0, 3).data() == "presenting, Team"

@@ -221,3 +221,24 @@ def test_unlocking_never_blocks_the_event_loop(  # type: ignore[no-untyped-def]
     assert max(gaps) < 0.1, f"the GUI thread stalled for {max(gaps):.3f} s"
     main.lock()
     main.runner.wait()
+
+
+def test_idle_lock_clears_the_views(qtbot, existing: Path, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    window.set_idle_lock(400)
+    _unlock(qtbot, window, PASSPHRASE)
+    qtbot.waitUntil(lambda: window.library.model.rowCount() == 3, timeout=10000)
+    qtbot.waitUntil(lambda: window.stack.currentWidget() is window.unlock_page, timeout=5000)
+    assert window.space is None
+    assert window.library.model.rowCount() == 0
+    assert "inactivity" in window.statusBar().currentMessage()
+
+
+def test_activity_postpones_the_idle_lock(qtbot, existing: Path, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    window.set_idle_lock(600)
+    _unlock(qtbot, window, PASSPHRASE)
+    qtbot.waitUntil(lambda: window.library.model.rowCount() == 3, timeout=10000)
+    for _ in range(4):  # keep typing for longer than the timeout
+        qtbot.wait(300)
+        qtbot.keyClick(window.library.search, Qt.Key.Key_A)
+    assert window.space is not None
+    assert window.stack.currentWidget() is window.library
