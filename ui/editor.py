@@ -38,6 +38,7 @@ class AssetEditor(QWidget):
 
     save_requested = Signal(str, dict, list)  # title, answers, tags
     close_requested = Signal()
+    history_requested = Signal()
 
     def __init__(self, template: Template, record: AssetRecord | None = None,
                  parent: QWidget | None = None) -> None:  # fmt: skip
@@ -55,6 +56,9 @@ class AssetEditor(QWidget):
         self.status.setObjectName("save_status")
         self.save_button = QPushButton(self.tr("Save"), self)
         self.save_button.setObjectName("save_button")
+        self.history_button = QPushButton(self.tr("History…"), self)
+        self.history_button.setObjectName("history_button")
+        self.history_button.setEnabled(record is not None)
         self.title = QLineEdit(self)
         self.title.setObjectName("title")
         self.title.setPlaceholderText(self.tr("Give it a title"))
@@ -91,6 +95,7 @@ class AssetEditor(QWidget):
 
         self.back_button.clicked.connect(self.close_requested)
         self.save_button.clicked.connect(self.save_now)
+        self.history_button.clicked.connect(self.history_requested)
         self.title.textEdited.connect(lambda _t: self._edited())
         self.tags.textEdited.connect(lambda _t: self._edited())
         self._autosave.timeout.connect(self.save_now)
@@ -101,6 +106,7 @@ class AssetEditor(QWidget):
         top.addWidget(self.back_button)
         top.addStretch(1)
         top.addWidget(self.status)
+        top.addWidget(self.history_button)
         top.addWidget(self.save_button)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
@@ -241,7 +247,13 @@ class AssetEditor(QWidget):
         """The window reports a successful save."""
         self.record = record
         self._dirty = False
+        self.history_button.setEnabled(True)
         self.status.setText(self.tr("Saved"))
+
+    def reload(self, record: AssetRecord) -> None:
+        """Show another version of the asset (after a restore)."""
+        self.record = record
+        self._load(record)
 
     def save_failed(self, message: str) -> None:
         self.status.setText(message)

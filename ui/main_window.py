@@ -20,12 +20,14 @@ from PySide6.QtWidgets import (
 
 from app.forms.library import TemplateLibrary
 from app.forms.model import Template
+from app.forms.render import to_html
 from app.space import Space
 from store.kdf import PRODUCTION_POLICY, KdfPolicy
 from store.records import AssetRecord
 from store.search import SearchHit
 from ui.editor import AssetEditor, TemplatePicker
 from ui.first_run import CreateSpacePage, RecoveryKeyPage, WelcomePage
+from ui.history import HistoryDialog
 from ui.library import LibraryPage
 from ui.messages import describe
 from ui.tasks import TaskRunner
@@ -77,6 +79,7 @@ class MainWindow(QMainWindow):
         self.library = LibraryPage(self)
         self.library.set_templates(self.templates)
         self.editor: AssetEditor | None = None
+        self.history_dialog: HistoryDialog | None = None
         self.stack = QStackedWidget(self)
         for page in (self.welcome, self.create_page, self.recovery_key_page, self.unlock_page,
                      self.recover_page, self.library):  # fmt: skip
@@ -339,6 +342,7 @@ class MainWindow(QMainWindow):
         editor = AssetEditor(template, record, self)
         editor.save_requested.connect(self._save_asset)
         editor.close_requested.connect(self._leave_editor)
+        editor.history_requested.connect(self.show_history)
         self.editor = editor
         self.stack.addWidget(editor)
         self._show(editor)
@@ -366,6 +370,55 @@ class MainWindow(QMainWindow):
         self.runner.run_store(
             save, on_done=done, on_error=lambda error: editor.save_failed(describe(error))
         )
+
+    def show_history(self) -> None:
+        space, editor = self.space, self.editor
+        if space is None or editor is None or editor.record is None:
+            return
+        asset_id = editor.record.id
+        self.runner.run_store(
+            lambda: space.history(asset_id),
+            on_done=lambda versions: self._open_history(asset_id, versions),
+            on_error=lambda error: self.statusBar().showMessage(describe(error), 8000),
+        )
+
+    def _open_history(self, asset_id: str, versions: object) -> None:
+        space, editor = self.space, self.editor
+        if space is None or editor is None:
+            return
+        template = editor.template
+        dialog = HistoryDialog(editor.title.text(), versions, self)  # type: ignore[arg-type]
+        self.history_dialog = dialog
+
+        def render(version: int) -> None:
+            self.runner.run_store(
+                lambda: to_html(space.get_version(asset_id, version), template),
+                on_done=lambda html: dialog.show_version(version, str(html)),
+            )
+
+        def restore(version: int) -> None:
+            self.runner.run_store(
+                lambda: space.restore_version(asset_id, version),
+                on_done=self._restored,
+                on_error=lambda error: self.statusBar().showMessage(describe(error), 8000),
+            )
+
+        dialog.version_requested.connect(render)
+        dialog.restore_requested.connect(restore)
+        first = dialog.selected_version()
+        if first is not None:
+            render(first)
+        dialog.open()
+
+    def _restored(self, record: object) -> None:
+        assert isinstance(record, AssetRecord)
+        if self.editor is not None and self.editor.record is not None \
+                and self.editor.record.id == record.id:  # fmt: skip
+            self.editor.reload(record)
+        self.statusBar().showMessage(
+            self.tr("Restored as version {n}.").format(n=record.version), 8000
+        )
+        self.refresh_library()
 
     def _leave_editor(self) -> None:
         editor = self.editor

@@ -186,3 +186,29 @@ def test_tags_typed_in_the_editor_are_saved_and_listed(qtbot, unlocked: MainWind
     assert summary.tags == ["presenting", "Team"]
     qtbot.waitUntil(lambda: window.library.model.rowCount() == 1, timeout=10000)
     assert window.library.model.index(0, 3).data() == "presenting, Team"
+
+
+def test_history_shows_versions_and_restores_one(qtbot, unlocked: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    window = unlocked
+    assert window.space is not None
+    record = window.space.add_asset("builtin/journal", "Draft", {"entry": "first thoughts"})
+    window.space.edit_asset(record.id, title="Final", fields={"entry": "second thoughts"})
+    window.library.open_requested.emit(record.id)
+    qtbot.waitUntil(lambda: window.editor is not None, timeout=10000)
+    editor = window.editor
+    assert editor is not None
+    assert editor.title.text() == "Final"
+    qtbot.mouseClick(editor.history_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.history_dialog is not None, timeout=10000)
+    dialog = window.history_dialog
+    assert dialog is not None
+    assert dialog.versions.count() == 2
+    assert "(current)" in dialog.versions.item(0).text()
+    assert not dialog.restore_button.isEnabled()  # the current version
+    dialog.versions.setCurrentRow(1)
+    qtbot.waitUntil(lambda: "first thoughts" in dialog.preview.toPlainText(), timeout=10000)
+    assert "Draft" in dialog.preview.toPlainText()
+    qtbot.mouseClick(dialog.restore_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: editor.title.text() == "Draft", timeout=10000)
+    assert editor.inputs["entry"].value() == "first thoughts"
+    assert [v.version for v in window.space.history(record.id)] == [1, 2, 3]
