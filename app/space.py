@@ -178,6 +178,10 @@ class Space:
     def get_asset(self, asset_id: str) -> AssetRecord:
         return self._store.get_asset(asset_id)
 
+    def iter_assets(self) -> Iterable[AssetRecord | DamagedRecord]:
+        """Every asset in full (damaged ones as DamagedRecord), in batches."""
+        return self._store.iter_assets()
+
     def list_assets(self) -> tuple[list[AssetSummary], list[str]]:
         """Readable assets, most recently updated first, and the ids of damaged ones."""
         summaries, damaged = self._store.list_summaries()

@@ -31,9 +31,12 @@ from PySide6.QtWidgets import (
 from app.forms.model import Template
 from store.records import AssetSummary
 from store.search import HIGHLIGHT_END, HIGHLIGHT_START
+from ui.dashboard import DashboardPage
 
 #: Sidebar entries: (label, template kinds shown; None for all).
-KIND_FILTERS: list[tuple[str, frozenset[str] | None]] = [
+DASHBOARD = "dashboard"
+KIND_FILTERS: list[tuple[str, frozenset[str] | str | None]] = [
+    ("Dashboard", DASHBOARD),
     ("All items", None),
     ("Plans", frozenset({"plan"})),
     ("Reflections", frozenset({"reflection"})),
@@ -135,7 +138,7 @@ class LibraryPage(QWidget):
         for label, kinds in KIND_FILTERS:
             item = QListWidgetItem(self.tr(label), self.sidebar)
             item.setData(Qt.ItemDataRole.UserRole, kinds)
-        self.sidebar.setCurrentRow(0)
+        self.sidebar.setCurrentRow(1)
         self.sidebar.setMaximumWidth(200)
         self.search = QLineEdit(self)
         self.search.setObjectName("search")
@@ -167,9 +170,12 @@ class LibraryPage(QWidget):
         self.empty.setObjectName("empty_state")
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty.setWordWrap(True)
+        self.dashboard = DashboardPage(self)
         self.content = QStackedWidget(self)
         self.content.addWidget(self.table)
         self.content.addWidget(self.empty)
+        self.content.addWidget(self.dashboard)
+        self._fresh = True  # first listing after unlock picks the starting view
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(120)
@@ -178,6 +184,7 @@ class LibraryPage(QWidget):
         self._debounce.timeout.connect(self._search)
         self.sidebar.currentRowChanged.connect(lambda _row: self._refresh())
         self.table.activated.connect(self._activated)
+        self.dashboard.open_requested.connect(self.open_requested)
 
         right = QWidget(self)
         right_layout = QVBoxLayout(right)
@@ -198,6 +205,9 @@ class LibraryPage(QWidget):
 
     def set_assets(self, summaries: list[AssetSummary]) -> None:
         self._all = summaries
+        if self._fresh:
+            self._fresh = False
+            self.sidebar.setCurrentRow(0 if summaries else 1)
         if self.search.text().strip():
             self._search()
         else:
@@ -212,12 +222,13 @@ class LibraryPage(QWidget):
         self._refresh(rows, dict(hits))
 
     def clear(self) -> None:
+        self._fresh = True
         self._all = []
         self.search.clear()
         self.model.clear()
         self._refresh()
 
-    def _kinds(self) -> frozenset[str] | None:
+    def _kinds(self) -> frozenset[str] | str | None:
         item = self.sidebar.currentItem()
         return item.data(Qt.ItemDataRole.UserRole) if item is not None else None
 
@@ -226,10 +237,12 @@ class LibraryPage(QWidget):
     ) -> None:
         kinds = self._kinds()
         source = self._all if rows is None else rows
-        if kinds is not None:
+        if isinstance(kinds, frozenset):
             source = [s for s in source if self._kind_of(s) in kinds]
         self.model.set_rows(source, snippets)
-        if source:
+        if kinds == DASHBOARD and rows is None:
+            self.content.setCurrentWidget(self.dashboard)
+        elif source:
             self.content.setCurrentWidget(self.table)
         else:
             self.empty.setText(self._empty_text(rows is not None))
@@ -253,6 +266,8 @@ class LibraryPage(QWidget):
     def _search(self) -> None:
         query = self.search.text().strip()
         if query:
+            if self._kinds() == DASHBOARD:
+                self.sidebar.setCurrentRow(1)  # results show in the list
             self.search_requested.emit(query)
         else:
             self._refresh()

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.dashboard import build_dashboard
 from app.forms.library import TemplateLibrary
 from app.forms.model import Template
 from app.forms.render import to_html
@@ -288,6 +289,18 @@ class MainWindow(QMainWindow):
     def _listed(self, summaries: object) -> None:
         if self.space is not None:  # locked meanwhile: show nothing
             self.library.set_assets(summaries)  # type: ignore[arg-type]
+            self.refresh_dashboard()
+
+    def refresh_dashboard(self) -> None:
+        space, templates = self.space, self.templates
+        if space is None:
+            return
+        self.runner.run_store(
+            lambda: build_dashboard(list(space.iter_assets()), templates),
+            on_done=lambda board: (
+                self.space is not None and self.library.dashboard.set_dashboard(board)
+            ),  # type: ignore[arg-type]
+        )
 
     def search(self, query: str) -> None:
         space = self.space

@@ -212,3 +212,28 @@ def test_history_shows_versions_and_restores_one(qtbot, unlocked: MainWindow) ->
     qtbot.waitUntil(lambda: editor.title.text() == "Draft", timeout=10000)
     assert editor.inputs["entry"].value() == "first thoughts"
     assert [v.version for v in window.space.history(record.id)] == [1, 2, 3]
+
+
+def test_the_dashboard_shows_plans_and_opens_them(qtbot, unlocked: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    window = unlocked
+    assert window.space is not None
+    plan = window.space.add_asset("builtin/smart-plan", "Better stand-ups", {
+        "specific": "x", "deadline": "2026-12-31",
+        "actions": [{"text": "a", "done": True}, {"text": "b", "done": False}]})  # fmt: skip
+    window.lock()
+    window.runner.wait()
+    window.unlock_space(window.unlock_page.current_path(), PASSPHRASE)
+    library = window.library
+    qtbot.waitUntil(lambda: library.content.currentWidget() is library.dashboard, timeout=10000)
+    from PySide6.QtWidgets import QProgressBar, QPushButton
+
+    qtbot.waitUntil(lambda: bool(library.dashboard.plans.findChildren(QProgressBar)), timeout=10000)
+    [bar] = library.dashboard.plans.findChildren(QProgressBar)
+    assert bar.value() == 50
+    [button] = [b for b in library.dashboard.plans.findChildren(QPushButton)
+                if b.text() == "Better stand-ups"]  # fmt: skip
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.editor is not None, timeout=10000)
+    assert window.editor is not None
+    assert window.editor.record is not None
+    assert window.editor.record.id == plan.id

@@ -145,10 +145,10 @@ def test_search_as_you_type_and_the_sidebar_filter(
     assert library.model.index(0, 0).data() == "A tough client call"
     library.search.clear()
     qtbot.waitUntil(lambda: library.model.rowCount() == 3)
-    library.sidebar.setCurrentRow(1)  # Plans
+    library.sidebar.setCurrentRow(2)  # Plans
     assert library.model.rowCount() == 1
     assert library.model.index(0, 0).data() == "Run better stand-ups"
-    library.sidebar.setCurrentRow(4)  # Evidence: none yet
+    library.sidebar.setCurrentRow(5)  # Evidence: none yet
     assert library.content.currentWidget() is library.empty
     assert library.empty.text() == "Nothing of this kind yet."
 
