@@ -784,14 +784,36 @@ def _message_for(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+def has_display() -> bool:
+    """Whether a window can be shown (Qt aborts the process if it cannot)."""
+    if os.environ.get("QT_QPA_PLATFORM"):
+        return True
+    if sys.platform.startswith("linux") or "bsd" in sys.platform:
+        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return True  # Windows and macOS always have their native platform
+
+
+def _start_desktop(parser: argparse.ArgumentParser) -> int:
+    """`cairn` alone opens the desktop app; Qt is imported only here."""
+    if not has_display():
+        parser.print_help()
+        print(
+            "\ncairn: no display is available, so the desktop app cannot open here; "
+            "the commands above work without one.",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    from ui.app import run
+
+    return run([sys.argv[0]])
+
+
 def main(argv: Sequence[str] | None = None, *, kdf_policy: KdfPolicy = PRODUCTION_POLICY) -> int:
     """Run the command line; returns the exit code (see EXIT_CODES_HELP)."""
     parser = build_parser()
     arguments = list(sys.argv[1:] if argv is None else argv)
     if not arguments:
-        # Until the desktop window exists, `cairn` alone explains itself.
-        parser.print_help()
-        return EXIT_OK
+        return _start_desktop(parser)
     try:
         args = parser.parse_args(arguments)
     except SystemExit as exit_:

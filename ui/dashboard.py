@@ -54,7 +54,7 @@ class Card(QFrame):
     def clear(self) -> None:
         while self.body.count():
             item = self.body.takeAt(0)
-            widget = item.widget()
+            widget = item.widget() if item is not None else None
             if widget is not None:
                 widget.deleteLater()
 
@@ -217,9 +217,9 @@ class DashboardPage(QWidget):
                     skill=rating.skill, rating=rating.rating, out_of=rating.out_of
                 )
             )
-            row = QWidget(self.skills)
-            line = QHBoxLayout(row)
+            skill_row = QWidget(self.skills)
+            line = QHBoxLayout(skill_row)
             line.setContentsMargins(0, 0, 0, 0)
             line.addWidget(label, 1)
             line.addWidget(value)
-            self.skills.body.addWidget(row)
+            self.skills.body.addWidget(skill_row)

@@ -85,10 +85,10 @@ class AssetEditor(QWidget):
         centre = QHBoxLayout(holder)
         centre.addWidget(form, 1)
         centre.addStretch(0)
-        self.scroll = QScrollArea(self)
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self.scroll.setWidget(holder)
+        self.scroll_area = QScrollArea(self)
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll_area.setWidget(holder)
         self._autosave = QTimer(self)
         self._autosave.setSingleShot(True)
         self._autosave.setInterval(AUTOSAVE_MS)
@@ -115,7 +115,7 @@ class AssetEditor(QWidget):
         layout.addWidget(self.tags)
         layout.addWidget(self.about)
         layout.addWidget(self.summary)
-        layout.addWidget(self.scroll, 1)
+        layout.addWidget(self.scroll_area, 1)
 
         self._load(record)
 
@@ -222,7 +222,7 @@ class AssetEditor(QWidget):
         if first is not None:
             # After the layout has made room for the messages just shown.
             target = first
-            QTimer.singleShot(0, lambda: self.scroll.ensureWidgetVisible(target, 40, 60))
+            QTimer.singleShot(0, lambda: self.scroll_area.ensureWidgetVisible(target, 40, 60))
         title_missing = not self.title.text().strip()
         self.title_problem.setText(self.tr("A title is needed.") if title_missing else "")
         self.title_problem.setVisible(title_missing)

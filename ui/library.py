@@ -230,7 +230,10 @@ class LibraryPage(QWidget):
 
     def _kinds(self) -> frozenset[str] | str | None:
         item = self.sidebar.currentItem()
-        return item.data(Qt.ItemDataRole.UserRole) if item is not None else None
+        kinds: frozenset[str] | str | None = (
+            item.data(Qt.ItemDataRole.UserRole) if item is not None else None
+        )
+        return kinds
 
     def _refresh(
         self, rows: list[AssetSummary] | None = None, snippets: dict[str, str] | None = None

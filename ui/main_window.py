@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.dashboard import build_dashboard
+from app.dashboard import Dashboard, build_dashboard
 from app.forms.library import TemplateLibrary
 from app.forms.model import Template
 from app.forms.render import to_html
@@ -105,7 +105,11 @@ class MainWindow(QMainWindow):
         self.idle_timer.setSingleShot(True)
         self.idle_timer.timeout.connect(self._idle_timeout)
         minutes = self.settings.value("security/idle_lock_minutes", DEFAULT_IDLE_LOCK_MINUTES)
-        self.set_idle_lock(int(minutes) * 60_000)
+        try:
+            idle_minutes = float(str(minutes))
+        except ValueError:
+            idle_minutes = DEFAULT_IDLE_LOCK_MINUTES
+        self.set_idle_lock(int(idle_minutes * 60_000))
         application = QApplication.instance()
         if application is not None:
             application.installEventFilter(self)
@@ -127,7 +131,7 @@ class MainWindow(QMainWindow):
         self.save_action = QAction(self.tr("&Save"), self)
         self.save_action.setShortcut(QKeySequence.StandardKey.Save)
         self.save_action.setEnabled(False)
-        self.save_action.triggered.connect(lambda: self.editor and self.editor.save_now())
+        self.save_action.triggered.connect(self._save_editor)
         self.lock_action = QAction(self.tr("&Lock"), self)
         self.lock_action.setShortcut(QKeySequence("Ctrl+L"))
         self.lock_action.setEnabled(False)
@@ -165,7 +169,12 @@ class MainWindow(QMainWindow):
 
     def recent_spaces(self) -> list[Path]:
         stored = self.settings.value("spaces/recent", [])
-        paths = [stored] if isinstance(stored, str) else list(stored or [])
+        if isinstance(stored, str):
+            paths = [stored]
+        elif isinstance(stored, list | tuple):
+            paths = [str(p) for p in stored]
+        else:
+            paths = []
         return [Path(p) for p in paths if Path(p).is_file()]
 
     def _remember(self, path: Path) -> None:
@@ -215,7 +224,10 @@ class MainWindow(QMainWindow):
         )
 
     def _created(self, result: object) -> None:
-        space, recovery_key = result  # type: ignore[misc]
+        assert isinstance(result, tuple)
+        space, recovery_key = result
+        assert isinstance(space, Space)
+        assert isinstance(recovery_key, str)
         self.create_page.set_busy(False)
         self.create_page.fields.clear()
         self.space = space
@@ -297,10 +309,12 @@ class MainWindow(QMainWindow):
             return
         self.runner.run_store(
             lambda: build_dashboard(list(space.iter_assets()), templates),
-            on_done=lambda board: (
-                self.space is not None and self.library.dashboard.set_dashboard(board)
-            ),  # type: ignore[arg-type]
+            on_done=self._dashboard_ready,
         )
+
+    def _dashboard_ready(self, board: object) -> None:
+        if self.space is not None and isinstance(board, Dashboard):
+            self.library.dashboard.set_dashboard(board)
 
     def search(self, query: str) -> None:
         space = self.space
@@ -323,6 +337,10 @@ class MainWindow(QMainWindow):
             self.library.show_search_results(query, hits)  # type: ignore[arg-type]
 
     # ----------------------------------------------------------------- editor
+
+    def _save_editor(self) -> None:
+        if self.editor is not None:
+            self.editor.save_now()
 
     def new_asset(self) -> None:
         ordered = sorted(self.templates.values(), key=lambda t: (t.source != "builtin", t.name))

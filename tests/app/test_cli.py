@@ -30,8 +30,8 @@ def _add(cli, path: Path, *extra: str) -> str:  # type: ignore[no-untyped-def]
     return str(json.loads(result.out)["id"])
 
 
-def test_no_arguments_prints_help_with_exit_codes(cli) -> None:  # type: ignore[no-untyped-def]
-    result = cli()
+def test_help_lists_the_exit_codes(cli) -> None:  # type: ignore[no-untyped-def]
+    result = cli("--help")
     assert result.code == 0
     assert "usage: cairn" in result.out
     for line in ("3  wrong passphrase", "4  the space is damaged", "5  no such asset",
@@ -233,3 +233,15 @@ def test_real_process_exit_codes_no_qt_and_no_traceback(tmp_path: Path) -> None:
     assert missing.returncode == 5
     assert "Traceback" not in missing.stderr
     assert _run_cairn("list", str(tmp_path / "nope.cairn"), env=env).returncode == 6
+
+
+def test_no_arguments_without_a_display_explains_instead_of_crashing(
+    cli, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(sys, "platform", "linux")
+    result = cli()
+    assert result.code == 2
+    assert "usage: cairn" in result.out
+    assert "no display is available" in result.err
