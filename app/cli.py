@@ -94,6 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"cairn {_version()}")
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="open the desktop app on a throwaway demo space (deleted on exit)",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def command(name: str, help_: str) -> argparse.ArgumentParser:
@@ -793,7 +798,7 @@ def has_display() -> bool:
     return True  # Windows and macOS always have their native platform
 
 
-def _start_desktop(parser: argparse.ArgumentParser) -> int:
+def _start_desktop(parser: argparse.ArgumentParser, *, demo: bool = False) -> int:
     """`cairn` alone opens the desktop app; Qt is imported only here."""
     if not has_display():
         parser.print_help()
@@ -805,15 +810,15 @@ def _start_desktop(parser: argparse.ArgumentParser) -> int:
         return EXIT_USAGE
     from ui.app import run
 
-    return run([sys.argv[0]])
+    return run([sys.argv[0]], demo=demo)
 
 
 def main(argv: Sequence[str] | None = None, *, kdf_policy: KdfPolicy = PRODUCTION_POLICY) -> int:
     """Run the command line; returns the exit code (see EXIT_CODES_HELP)."""
     parser = build_parser()
     arguments = list(sys.argv[1:] if argv is None else argv)
-    if not arguments:
-        return _start_desktop(parser)
+    if not arguments or arguments == ["--demo"]:
+        return _start_desktop(parser, demo=bool(arguments))
     try:
         args = parser.parse_args(arguments)
     except SystemExit as exit_:

@@ -11,7 +11,7 @@ from app.forms.model import Template
 from store.errors import DamagedRecord
 from store.records import AssetRecord
 
-ACTIVE_STATUSES = {None, "", "not-started", "in-progress"}
+ACTIVE_STATUSES = {None, "", "not-started", "in-progress", "on-track", "at-risk"}
 
 
 @dataclass(frozen=True)

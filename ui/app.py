@@ -1,19 +1,42 @@
-"""Starting the desktop app."""
+"""Starting the desktop app (and the throwaway demo space)."""
 
 from __future__ import annotations
 
+import shutil
 import sys
+import tempfile
+from pathlib import Path
 
+from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
 from ui.main_window import MainWindow
 
 
-def run(argv: list[str] | None = None) -> int:
+def run(argv: list[str] | None = None, *, demo: bool = False) -> int:
     """Start the desktop app; returns the exit code of the event loop."""
     app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv)
     app.setApplicationName("Cairn")
     app.setOrganizationName("Cairn")
-    window = MainWindow()
-    window.show()
-    return int(app.exec())
+    if not demo:
+        window = MainWindow()
+        window.show()
+        return int(app.exec())
+
+    from app.demo import DEMO_PASSPHRASE, create_demo_space
+
+    folder = Path(tempfile.mkdtemp(prefix="cairn-demo-"))
+    try:
+        path = folder / "demo.cairn"
+        print("Creating a demo space (it is deleted when you close Cairn)…", flush=True)
+        create_demo_space(path).lock()
+        print(f"Demo space: {path}\nPassphrase: {DEMO_PASSPHRASE}", flush=True)
+        # The demo never touches the person's own settings or recent spaces.
+        settings = QSettings(str(folder / "settings.ini"), QSettings.Format.IniFormat)
+        settings.setValue("spaces/recent", [str(path)])
+        window = MainWindow(settings=settings)
+        window.setWindowTitle(window.tr("Cairn (demo)"))
+        window.show()
+        return int(app.exec())
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

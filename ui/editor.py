@@ -73,6 +73,7 @@ class AssetEditor(QWidget):
         self.tags.setAccessibleName(self.tr("Tags"))
         self.title_problem = QLabel(self)
         self.title_problem.setStyleSheet(ERROR_STYLE)
+        self.title_problem.hide()
         description = " ".join(template.description.split())
         self.about = QLabel(f"{template.name} · {description}", self)
         self.about.setWordWrap(True)
