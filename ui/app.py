@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import shutil
+import signal
 import sys
 import tempfile
 from pathlib import Path
 
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
 from ui.main_window import MainWindow
@@ -18,6 +19,13 @@ def run(argv: list[str] | None = None, *, demo: bool = False) -> int:
     app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv)
     app.setApplicationName("Cairn")
     app.setOrganizationName("Cairn")
+    # Ctrl+C or a kill quits cleanly (saving, locking, removing the demo): Python
+    # handles signals only when it runs, so a short timer gives it the chance.
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda *_: QApplication.closeAllWindows())
+    heartbeat = QTimer(app)
+    heartbeat.timeout.connect(lambda: None)
+    heartbeat.start(250)
     if not demo:
         window = MainWindow()
         window.show()
