@@ -172,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     recover.add_argument("--recovery-key-file", type=Path, metavar="F")
     recover.add_argument("--new-passphrase-file", type=Path, metavar="F")
 
+    command("new-recovery-key", "issue a new recovery key (shown once); the old one stops working")
     command("verify", "check every record, attachment chunk and the manifest")
 
     templates = commands.add_parser(
@@ -374,7 +375,7 @@ class Runner:
         return space
 
     def run(self) -> int:
-        handler: Callable[[], None] = getattr(self, f"cmd_{self.args.command}")
+        handler: Callable[[], None] = getattr(self, f"cmd_{self.args.command.replace('-', '_')}")
         handler()
         return self.exit_code
 
@@ -712,6 +713,16 @@ class Runner:
             self.out.json({"ok": True})
         else:
             self.out.line(message)
+
+    def cmd_new_recovery_key(self) -> None:
+        with self.open() as space:
+            recovery_key = space.replace_recovery_key()
+        if self.out.as_json:
+            self.out.json({"recovery_key": recovery_key})
+            return
+        self.out.line("Your new recovery key (the old one no longer works). It is shown only once:")
+        self.out.line("")
+        self.out.line(f"    {recovery_key}")
 
     def cmd_verify(self) -> None:
         with self.open() as space:

@@ -352,6 +352,10 @@ class Space:
     def change_passphrase(self, new_passphrase: str) -> None:
         self._store.change_passphrase(new_passphrase)
 
+    def replace_recovery_key(self) -> str:
+        """A new recovery key, shown once; the previous one no longer opens the space."""
+        return self._store.replace_recovery_key()
+
     def verify(self) -> VerifyReport:
         return self._store.verify()
 

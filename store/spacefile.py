@@ -1044,6 +1044,23 @@ class SpaceFile:
             session.add(KeySlotRow(**slot.__dict__))
         self._checkpoint()
 
+    @_database_errors
+    def replace_recovery_key(self) -> str:
+        """Issue a new recovery key; the old one stops working (one transaction)."""
+        self._require_engine()
+        assert self._key is not None
+        secret = new_recovery_secret()
+        try:
+            slot = make_recovery_slot(self._key.dek, secret, self._key.space_id)
+            recovery_key = format_recovery_key(secret)
+        finally:
+            secret[:] = bytes(len(secret))
+        with self._lock, session_scope(self._require_engine()) as session:
+            session.execute(delete(KeySlotRow).where(col(KeySlotRow.kind) == RECOVERY))
+            session.add(KeySlotRow(**slot.__dict__))
+        self._checkpoint()
+        return recovery_key
+
     def _checkpoint(self) -> None:
         """Fold the WAL into the file and truncate it (drops old page copies)."""
         with self._lock:

@@ -245,3 +245,18 @@ def test_no_arguments_without_a_display_explains_instead_of_crashing(
     assert result.code == 2
     assert "usage: cairn" in result.out
     assert "no display is available" in result.err
+
+
+def test_new_recovery_key_replaces_the_old_one(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    target = tmp_path / "s.cairn"
+    old = json.loads(cli("init", target, "--json").out)["recovery_key"]
+    new = json.loads(cli("new-recovery-key", target, "--json").out)["recovery_key"]
+    assert new != old
+    key_file, passphrase_file = tmp_path / "key.txt", tmp_path / "new.txt"
+    passphrase_file.write_text("another passphrase")
+    key_file.write_text(old)
+    args = ("recover", target, "--recovery-key-file", key_file,
+            "--new-passphrase-file", passphrase_file)  # fmt: skip
+    assert cli(*args, passphrase=None).code == 3
+    key_file.write_text(new)
+    assert cli(*args, passphrase=None).code == 0

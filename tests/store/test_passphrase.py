@@ -150,3 +150,16 @@ def test_recovery_key_typos_and_wrong_keys_are_told_apart(
         parse_recovery_key(typo)
     with pytest.raises(WrongRecoveryKey, match="length"):
         parse_recovery_key(other[:-5])
+
+
+def test_a_new_recovery_key_replaces_the_old_one(tmp_path: Path, kdf_policy: KdfPolicy) -> None:
+    path = tmp_path / "s.cairn"
+    space, old_key = Space.create(path, PASSPHRASE, kdf_policy=kdf_policy)
+    new_key = space.replace_recovery_key()
+    assert new_key != old_key
+    assert space.verify().ok
+    space.lock()
+    with pytest.raises(WrongRecoveryKey):
+        Space.open_with_recovery_key(path, old_key, kdf_policy=kdf_policy)
+    Space.open_with_recovery_key(path, new_key, kdf_policy=kdf_policy).lock()
+    Space.open(path, PASSPHRASE, kdf_policy=kdf_policy).lock()  # the passphrase is untouched
