@@ -31,6 +31,7 @@ from ui.first_run import CreateSpacePage, RecoveryKeyPage, WelcomePage
 from ui.history import HistoryDialog
 from ui.library import LibraryPage
 from ui.messages import describe
+from ui.settings_dialog import SettingsDialog
 from ui.tasks import TaskRunner
 from ui.unlock import RecoverPage, UnlockPage
 
@@ -81,6 +82,7 @@ class MainWindow(QMainWindow):
         self.library.set_templates(self.templates)
         self.editor: AssetEditor | None = None
         self.history_dialog: HistoryDialog | None = None
+        self.settings_dialog: SettingsDialog | None = None
         self.stack = QStackedWidget(self)
         for page in (self.welcome, self.create_page, self.recovery_key_page, self.unlock_page,
                      self.recover_page, self.library):  # fmt: skip
@@ -143,6 +145,10 @@ class MainWindow(QMainWindow):
         self.quit_action = QAction(self.tr("&Quit"), self)
         self.quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         self.quit_action.triggered.connect(self.close)
+        self.preferences_action = QAction(self.tr("&Preferences…"), self)
+        self.preferences_action.setShortcut(QKeySequence.StandardKey.Preferences)
+        self.preferences_action.setMenuRole(QAction.MenuRole.PreferencesRole)
+        self.preferences_action.triggered.connect(self.show_settings)
         self.about_action = QAction(self.tr("&About Cairn"), self)
         self.about_action.triggered.connect(self._about)
         file_menu = self.menuBar().addMenu(self.tr("&File"))
@@ -154,6 +160,8 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.quit_action)
         edit_menu = self.menuBar().addMenu(self.tr("&Edit"))
         edit_menu.addAction(self.find_action)
+        edit_menu.addSeparator()
+        edit_menu.addAction(self.preferences_action)
         help_menu = self.menuBar().addMenu(self.tr("&Help"))
         help_menu.addAction(self.about_action)
 
@@ -466,6 +474,42 @@ class MainWindow(QMainWindow):
             self.stack.removeWidget(self.editor)
             self.editor.deleteLater()
             self.editor = None
+
+    # ---------------------------------------------------------------- settings
+
+    def show_settings(self) -> None:
+        minutes = round(self.idle_timer.interval() / 60_000)
+        dialog = SettingsDialog(minutes, self.space is not None, self)
+        self.settings_dialog = dialog
+        dialog.idle_minutes.valueChanged.connect(self._idle_minutes_changed)
+        dialog.change_passphrase_requested.connect(self._change_passphrase)
+        dialog.new_recovery_key_requested.connect(self._new_recovery_key)
+        dialog.open()
+
+    def _idle_minutes_changed(self, minutes: int) -> None:
+        self.settings.setValue("security/idle_lock_minutes", minutes)
+        self.settings.sync()
+        self.set_idle_lock(minutes * 60_000)
+
+    def _change_passphrase(self, passphrase: str) -> None:
+        space, dialog = self.space, self.settings_dialog
+        if space is None or dialog is None:
+            return
+        self.runner.run_store(
+            lambda: space.change_passphrase(passphrase),
+            on_done=lambda _r: dialog.passphrase_changed(None),
+            on_error=lambda error: dialog.passphrase_changed(describe(error)),
+        )
+
+    def _new_recovery_key(self) -> None:
+        space, dialog = self.space, self.settings_dialog
+        if space is None or dialog is None:
+            return
+        self.runner.run_store(
+            space.replace_recovery_key,
+            on_done=lambda key: dialog.show_new_key(str(key)),
+            on_error=lambda error: self.statusBar().showMessage(describe(error), 8000),
+        )
 
     # --------------------------------------------------------------- idle lock
 

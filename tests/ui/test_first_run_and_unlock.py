@@ -242,3 +242,35 @@ def test_activity_postpones_the_idle_lock(qtbot, existing: Path, window: MainWin
         qtbot.keyClick(window.library.search, Qt.Key.Key_A)
     assert window.space is not None
     assert window.stack.currentWidget() is window.library
+
+
+def test_settings_persist_and_security_actions_work(  # type: ignore[no-untyped-def]
+    qtbot, existing: Path, window: MainWindow, settings: QSettings, kdf_policy: KdfPolicy
+) -> None:
+    _unlock(qtbot, window, PASSPHRASE)
+    qtbot.waitUntil(lambda: window.space is not None, timeout=10000)
+    window.preferences_action.trigger()
+    dialog = window.settings_dialog
+    assert dialog is not None
+    dialog.idle_minutes.setValue(3)
+    assert window.idle_timer.interval() == 3 * 60_000
+    assert int(settings.value("security/idle_lock_minutes")) == 3
+    reopened = MainWindow(kdf_policy=kdf_policy, settings=settings)  # settings persisted
+    qtbot.addWidget(reopened)
+    assert reopened.idle_timer.interval() == 3 * 60_000
+
+    dialog.tabs.setCurrentIndex(1)  # Security
+    qtbot.keyClicks(dialog.passphrase.passphrase, "a changed passphrase")
+    qtbot.keyClicks(dialog.passphrase.confirm, "a changed passphrase")
+    qtbot.mouseClick(dialog.change_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "has been changed" in dialog.security_status.text(), timeout=10000)
+    qtbot.mouseClick(dialog.new_key_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.key_page.isVisible(), timeout=10000)
+    new_key = dialog.key_page._key
+    dialog.key_page.retype.setText(new_key)
+    qtbot.mouseClick(dialog.key_page.continue_button, Qt.MouseButton.LeftButton)
+    assert not dialog.key_page.isVisible()
+    window.lock()
+    window.runner.wait()
+    Space.open(existing, "a changed passphrase", kdf_policy=kdf_policy).lock()
+    Space.open_with_recovery_key(existing, new_key, kdf_policy=kdf_policy).lock()
