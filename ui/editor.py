@@ -190,8 +190,9 @@ class AssetEditor(QWidget):
 
     def _update_summary(self) -> None:
         parts = []
+        values = computed_values(self.template, self.values())
         for item in self.template.computed:
-            value = computed_values(self.template, self.values()).get(item.id)
+            value = values.get(item.id)
             if value is None:
                 continue
             unit = " %" if item.function == "progress" else (f" {item.unit}" if item.unit else "")

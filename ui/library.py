@@ -126,6 +126,7 @@ class LibraryPage(QWidget):
 
     search_requested = Signal(str)
     open_requested = Signal(str)  # asset id
+    dashboard_shown = Signal()  # the dashboard needs fresh figures
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -245,6 +246,7 @@ class LibraryPage(QWidget):
         self.model.set_rows(source, snippets)
         if kinds == DASHBOARD and rows is None:
             self.content.setCurrentWidget(self.dashboard)
+            self.dashboard_shown.emit()
         elif source:
             self.content.setCurrentWidget(self.table)
         else:

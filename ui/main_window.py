@@ -101,6 +101,8 @@ class MainWindow(QMainWindow):
         self.recover_page.recover_requested.connect(self.recover_space)
         self.library.search_requested.connect(self.search)
         self.library.open_requested.connect(self.open_asset)
+        # Built only when shown: it reads every asset, too much to redo on each autosave.
+        self.library.dashboard_shown.connect(self.refresh_dashboard)
 
         self.idle_timer = QTimer(self)
         self.idle_timer.setObjectName("idle_timer")
@@ -309,7 +311,6 @@ class MainWindow(QMainWindow):
     def _listed(self, summaries: object) -> None:
         if self.space is not None:  # locked meanwhile: show nothing
             self.library.set_assets(summaries)  # type: ignore[arg-type]
-            self.refresh_dashboard()
 
     def refresh_dashboard(self) -> None:
         space, templates = self.space, self.templates
