@@ -26,9 +26,14 @@ def format_recovery_key(secret: bytes | bytearray) -> str:
     return "-".join(text[i : i + _GROUP] for i in range(0, len(text), _GROUP))
 
 
+def normalise_recovery_key(text: str) -> str:
+    """As typed -> canonical: any case, spaces or dashes, 0 for O and 1 for I."""
+    return re.sub(r"[\s\-]", "", text).upper().replace("0", "O").replace("1", "I")
+
+
 def parse_recovery_key(text: str) -> bytearray:
     """Accept any case, spaces or dashes, and the digits people type for O and I."""
-    cleaned = re.sub(r"[\s\-]", "", text).upper().replace("0", "O").replace("1", "I")
+    cleaned = normalise_recovery_key(text)
     expected = len(base64.b32encode(bytes(SECRET_LENGTH + _CHECK_LENGTH)))
     if len(cleaned) != expected:
         raise WrongRecoveryKey(

@@ -56,6 +56,7 @@ class Card(QFrame):
             item = self.body.takeAt(0)
             widget = item.widget() if item is not None else None
             if widget is not None:
+                widget.setParent(None)  # gone from view and from findChildren at once
                 widget.deleteLater()
 
     def hint(self, text: str) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -21,6 +20,7 @@ from PySide6.QtWidgets import (
 
 from app.files import atomic_writer
 from app.passphrase import strength
+from store.recovery import normalise_recovery_key
 
 #: Error text: a red that keeps 4.5:1 contrast on the light window background.
 ERROR_STYLE = "color: #b3261e;"
@@ -34,6 +34,16 @@ def _heading(text: str, parent: QWidget) -> QLabel:
     label.setFont(font)
     label.setWordWrap(True)
     return label
+
+
+def busy_bar(parent: QWidget) -> QProgressBar:
+    """A thin indeterminate bar shown while slow work (key derivation) runs."""
+    bar = QProgressBar(parent)
+    bar.setRange(0, 0)
+    bar.setMaximumHeight(6)
+    bar.setTextVisible(False)
+    bar.hide()
+    return bar
 
 
 def _body(text: str, parent: QWidget) -> QLabel:
@@ -184,11 +194,7 @@ class CreateSpacePage(Page):
         self.status = QLabel(self.column)
         self.status.setObjectName("status")
         self.status.setWordWrap(True)
-        self.progress = QProgressBar(self.column)
-        self.progress.setRange(0, 0)
-        self.progress.setMaximumHeight(6)
-        self.progress.setTextVisible(False)
-        self.progress.hide()
+        self.progress = busy_bar(self.column)
         self.back_button = QPushButton(self.tr("Back"), self.column)
         self.create_button = QPushButton(self.tr("Create space"), self.column)
         self.create_button.setObjectName("create_space_button")
@@ -245,10 +251,6 @@ class CreateSpacePage(Page):
     def _create(self) -> None:
         if self.fields.ready:
             self.create_requested.emit(str(self.path), self.fields.passphrase.text())
-
-
-def normalise_key(text: str) -> str:
-    return re.sub(r"[\s\-]", "", text).upper().replace("0", "O").replace("1", "I")
 
 
 class RecoveryKeyPage(Page):
@@ -335,7 +337,9 @@ class RecoveryKeyPage(Page):
         self.retype.clear()
 
     def _matches(self) -> bool:
-        return bool(self._key) and normalise_key(self.retype.text()) == normalise_key(self._key)
+        return bool(self._key) and normalise_recovery_key(
+            self.retype.text()
+        ) == normalise_recovery_key(self._key)
 
     def _update(self) -> None:
         matches = self._matches()
@@ -343,7 +347,7 @@ class RecoveryKeyPage(Page):
         typed = self.retype.text().strip()
         if matches:
             self.check.setText(self.tr("That matches."))
-        elif typed and len(normalise_key(typed)) >= len(normalise_key(self._key)):
+        elif typed and len(normalise_recovery_key(typed)) >= len(normalise_recovery_key(self._key)):
             self.check.setText(self.tr("That does not match yet; check each group."))
         else:
             self.check.setText("")

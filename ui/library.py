@@ -208,7 +208,10 @@ class LibraryPage(QWidget):
         self._all = summaries
         if self._fresh:
             self._fresh = False
-            self.sidebar.setCurrentRow(0 if summaries else 1)
+            start = 0 if summaries else 1
+            if self.sidebar.currentRow() != start:
+                self.sidebar.setCurrentRow(start)  # refreshes through currentRowChanged
+                return
         if self.search.text().strip():
             self._search()
         else:

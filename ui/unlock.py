@@ -12,12 +12,11 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QProgressBar,
     QPushButton,
     QWidget,
 )
 
-from ui.first_run import ERROR_STYLE, Page, PassphraseFields, _body, _heading
+from ui.first_run import ERROR_STYLE, Page, PassphraseFields, _body, _heading, busy_bar
 
 
 class UnlockPage(Page):
@@ -39,12 +38,8 @@ class UnlockPage(Page):
         self.passphrase.setObjectName("passphrase")
         self.passphrase.setEchoMode(QLineEdit.EchoMode.Password)
         self.passphrase.setAccessibleName(self.tr("Passphrase"))
-        self.progress = QProgressBar(self.column)
+        self.progress = busy_bar(self.column)
         self.progress.setObjectName("progress")
-        self.progress.setRange(0, 0)
-        self.progress.setMaximumHeight(6)
-        self.progress.setTextVisible(False)
-        self.progress.hide()
         self.status = QLabel(self.column)
         self.status.setObjectName("status")
         self.status.setWordWrap(True)
@@ -81,6 +76,11 @@ class UnlockPage(Page):
         buttons.addWidget(self.new_button)
         buttons.addStretch(1)
         buttons.addWidget(self.unlock_button)
+        for first, second in ((self.spaces, self.passphrase), (self.passphrase, self.unlock_button),
+                              (self.unlock_button, self.forgot_button),
+                              (self.forgot_button, self.new_button),
+                              (self.new_button, self.browse_button)):  # fmt: skip
+            QWidget.setTabOrder(first, second)
         self.column_layout.addStretch(2)
         self.column_layout.addWidget(self.title)
         self.column_layout.addLayout(form)
@@ -162,11 +162,7 @@ class RecoverPage(Page):
         self.key.setAccessibleName(self.tr("Recovery key"))
         self.key.setPlaceholderText("ABCD-EFGH-…")
         self.fields = PassphraseFields(self.column)
-        self.progress = QProgressBar(self.column)
-        self.progress.setRange(0, 0)
-        self.progress.setMaximumHeight(6)
-        self.progress.setTextVisible(False)
-        self.progress.hide()
+        self.progress = busy_bar(self.column)
         self.error = QLabel(self.column)
         self.error.setObjectName("error")
         self.error.setWordWrap(True)

@@ -274,3 +274,9 @@ def test_settings_persist_and_security_actions_work(  # type: ignore[no-untyped-
     window.runner.wait()
     Space.open(existing, "a changed passphrase", kdf_policy=kdf_policy).lock()
     Space.open_with_recovery_key(existing, new_key, kdf_policy=kdf_policy).lock()
+
+
+def test_tab_from_the_passphrase_goes_to_unlock(qtbot, existing: Path, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    page = window.unlock_page
+    assert page.passphrase.nextInFocusChain() is page.unlock_button
+    assert page.spaces.nextInFocusChain() is page.passphrase
