@@ -488,6 +488,7 @@ class Runner:
                 self.args.tag,
                 self.args.link,
                 template_version=template.version,
+                template=template,
             )
             if self.out.as_json:
                 self.out.json({"id": record.id})
@@ -579,7 +580,8 @@ class Runner:
                 fitted = upgrade_answers(template, current.fields, current.earlier)
                 values = {k: v for k, v in fitted.values.items() if k not in self.args.unset}
                 values = apply_assignments(template, values, pairs)
-                upgrade = {"template_version": template.version, "earlier": fitted.earlier}
+                upgrade = {"template_version": template.version, "earlier": fitted.earlier,
+                           "template": template}  # fmt: skip
             else:  # an asset whose template is not installed: free-form text
                 values = {k: v for k, v in current.fields.items() if k not in self.args.unset}
                 values.update(dict(pairs))

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from app.forms.answers import summary_facts
 from app.forms.library import TemplateLibrary
 from app.space import Space
 from store.kdf import PRODUCTION_POLICY, KdfPolicy
@@ -361,8 +362,9 @@ def create_demo_space(
     news = []
     for template_id, title, answers, tags, days_ago in demo_assets(today):
         template = library.get(template_id)
+        skills, status = summary_facts(template, answers)
         news.append(NewAsset(template.qualified_id, title, answers, tags, [], template.version,
-                             _when(today, days_ago)))  # fmt: skip
+                             _when(today, days_ago), skills, status))  # fmt: skip
     records = space.add_assets(news)
     whiteboard = next(r for r in records if r.title == "Run stand-ups that end on time")
     evidence = space.add_asset("builtin/evidence", "Whiteboard after the stand-up workshop", {
@@ -370,10 +372,11 @@ def create_demo_space(
         "shows": "The team used the parking lot for three topics instead of debating them in the stand-up.",
         "date": _day(today, 8), "skills": ["facilitation"],
         "supports": [whiteboard.id],
-    }, ["facilitation"])  # fmt: skip
+    }, ["facilitation"], template=library.get("builtin/evidence"))  # fmt: skip
     import io
 
     picture = _png(320, 200, (86, 141, 199), (222, 235, 247))
     attachment = space.attach(evidence.id, io.BytesIO(picture), "whiteboard.png", "image/png")
-    space.edit_asset(evidence.id, set_fields={"file": [attachment.id]})
+    space.edit_asset(evidence.id, set_fields={"file": [attachment.id]},
+                     template=library.get("builtin/evidence"))  # fmt: skip
     return space

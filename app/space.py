@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import IO, Any
 
+from app.forms.answers import link_targets, summary_facts
+from app.forms.model import Template
 from store.errors import DamagedRecord, NoSuchAsset, NoSuchAttachment, StoreError
 from store.kdf import PRODUCTION_POLICY, KdfPolicy
 from store.records import (
@@ -154,19 +156,43 @@ class Space:
         tags: Iterable[str] = (),
         links: Iterable[str] = (),
         template_version: str | None = None,
+        template: Template | None = None,
     ) -> AssetRecord:
+        """Create an asset. With its `template`, the summary also gets the skills
+        and status, and every asset named in a link field is linked."""
+        values = dict(fields or {})
+        explicit = [{"target": self.resolve_asset_id(link)} for link in links]
+        skills, status = summary_facts(template, values) if template else ([], "")
         return self.add_assets(
             [
                 NewAsset(
                     template_id=template_id,
                     title=title,
-                    fields=dict(fields or {}),
+                    fields=values,
                     tags=normalise_tags(tags),
-                    links=[{"target": self.resolve_asset_id(link)} for link in links],
+                    links=self._with_field_links(explicit, template, values),
                     template_version=template_version,
+                    skills=skills,
+                    status=status,
                 )
             ]
         )[0]
+
+    def _with_field_links(
+        self, links: list[dict[str, str]], template: Template | None, values: dict[str, Any]
+    ) -> list[dict[str, str]]:
+        """Links made by hand, then one per asset named in the template's link fields."""
+        result = [link for link in links if "field" not in link]
+        if template is None:
+            return result + [link for link in links if "field" in link]
+        targets = link_targets(template, values)
+        known = set(self._store.asset_ids()) if targets else set()
+        seen = {(link["target"], "") for link in result}
+        for field_id, target in targets:
+            if target in known and (target, field_id) not in seen:
+                seen.add((target, field_id))
+                result.append({"target": target, "field": field_id})
+        return result
 
     def add_assets(self, assets: Iterable[NewAsset]) -> list[AssetRecord]:
         """Create many assets in one durable commit (imports, benchmarks)."""
@@ -201,13 +227,18 @@ class Space:
         remove_links: Iterable[str] = (),
         fields: Mapping[str, Any] | None = None,
         tags: Iterable[str] | None = None,
+        links: Iterable[Mapping[str, str]] | None = None,
         template_version: str | None = None,
         earlier: Mapping[str, Any] | None = None,
+        template: Template | None = None,
     ) -> AssetRecord:
         """Save a new version; the previous one is kept in history.
 
-        `template_version` and `earlier` record an upgrade to a newer version of
-        the asset's template (see app.forms.answers.upgrade_answers).
+        `links` replaces the links made by hand (as `{"target": id}`); `add_links`
+        and `remove_links` change them. `template_version` and `earlier` record
+        an upgrade to a newer version of the asset's template (see
+        app.forms.answers.upgrade_answers). With the `template`, the skills,
+        status and link-field links are recomputed from the answers.
         """
         current = self._store.get_asset(asset_id)
         record = AssetRecord(**current.__dict__)
@@ -225,12 +256,19 @@ class Space:
         base = list(tags) if tags is not None else current.tags
         record.tags = [t for t in normalise_tags([*base, *add_tags]) if t.casefold() not in removed]
         unlinked = {self.resolve_asset_id(link) for link in remove_links}
-        links = [link for link in current.links if link.get("target") not in unlinked]
+        if links is not None:
+            kept = [{"target": self.resolve_asset_id(str(link["target"]))} for link in links]
+            kept += [link for link in current.links if "field" in link]
+        else:
+            kept = list(current.links)
+        kept = [link for link in kept if link.get("target") not in unlinked]
         for link in add_links:
             target = self.resolve_asset_id(link)
-            if all(existing.get("target") != target for existing in links):
-                links.append({"target": target})
-        record.links = links
+            if all(existing.get("target") != target or "field" in existing for existing in kept):
+                kept.append({"target": target})
+        record.links = self._with_field_links(kept, template, record.fields)
+        if template is not None:
+            record.skills, record.status = summary_facts(template, record.fields)
         saved = self._store.update_asset(record, current.version)
         self._index_record(saved)
         return saved

@@ -28,9 +28,12 @@ class AssetRecord:
     updated: str = ""
     #: Answers to fields that the current template version no longer has.
     earlier: dict[str, Any] = field(default_factory=dict)
+    #: Facts the library lists without decrypting bodies (see app.forms.answers.summary_facts).
+    skills: list[str] = field(default_factory=list)
+    status: str = ""
 
     def summary_part(self) -> dict[str, Any]:
-        return {
+        part: dict[str, Any] = {
             "title": self.title,
             "template": {"id": self.template_id, "version": self.template_version},
             "tags": self.tags,
@@ -38,6 +41,11 @@ class AssetRecord:
             "created": self.created,
             "updated": self.updated,
         }
+        if self.skills:
+            part["skills"] = self.skills
+        if self.status:
+            part["status"] = self.status
+        return part
 
     def body_part(self) -> dict[str, Any]:
         if self.earlier:
@@ -64,6 +72,8 @@ class AssetRecord:
             created=str(summary.get("created", "")),
             updated=str(summary.get("updated", "")),
             earlier=dict(body.get("earlier") or {}),
+            skills=[str(s) for s in summary.get("skills") or []],
+            status=str(summary.get("status") or ""),
         )
 
 
@@ -80,6 +90,8 @@ class AssetSummary:
     links: list[dict[str, str]]
     created: str
     updated: str
+    skills: list[str] = field(default_factory=list)
+    status: str = ""
 
     @classmethod
     def from_summary(cls, asset_id: str, version: int, summary: dict[str, Any]) -> AssetSummary:
@@ -94,6 +106,8 @@ class AssetSummary:
             links=list(summary.get("links") or []),
             created=str(summary.get("created", "")),
             updated=str(summary.get("updated", "")),
+            skills=[str(s) for s in summary.get("skills") or []],
+            status=str(summary.get("status") or ""),
         )
 
 

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, ParamSpec, TypeVar
 
@@ -247,6 +247,8 @@ class NewAsset:
     links: list[dict[str, str]]
     template_version: str | None = None
     created: str | None = None
+    skills: list[str] = field(default_factory=list)
+    status: str = ""
 
 
 class SpaceFile:
@@ -667,6 +669,8 @@ class SpaceFile:
                     links=new.links,
                     created=stamp,
                     updated=stamp,
+                    skills=list(new.skills),
+                    status=new.status,
                 )
                 summary, body = self._seal_asset(record)
                 rows.append({"id": record.id, "version": 1, "summary": summary, "body": body})

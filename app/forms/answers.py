@@ -393,3 +393,52 @@ def apply_assignments(
     if problems:
         raise InvalidAnswers(problems)
     return values
+
+
+def summary_facts(template: Template, values: dict[str, Any]) -> tuple[list[str], str]:
+    """The skills named anywhere in the answers, and the status label, for the library.
+
+    They are kept in the asset's summary so that the library can list and filter
+    by skill and status without decrypting every asset's body.
+    """
+    skills: list[str] = []
+    seen: set[str] = set()
+
+    def gather(names: Any) -> None:
+        for name in names if isinstance(names, list) else []:
+            text = " ".join(str(name).split())
+            if text and text.casefold() not in seen:
+                seen.add(text.casefold())
+                skills.append(text)
+
+    status = ""
+    for spec in template.fields:
+        value = values.get(spec.id)
+        if spec.type == "skills":
+            gather(value)
+        elif spec.type == "group" and isinstance(value, list):
+            for sub in spec.fields:
+                if sub.type == "skills":
+                    for row in value:
+                        if isinstance(row, dict):
+                            gather(row.get(sub.id))
+        elif spec.id == "status" and spec.type == "choice" and isinstance(value, str):
+            option = next((o for o in spec.options if o.value == value), None)
+            status = option.label if option is not None else value
+    return skills, status
+
+
+def link_targets(template: Template, values: dict[str, Any]) -> list[tuple[str, str]]:
+    """(field id, asset id) for every asset named in the template's link fields."""
+    targets: list[tuple[str, str]] = []
+    for spec in template.fields:
+        value = values.get(spec.id)
+        if spec.type == "link" and isinstance(value, list):
+            targets += [(spec.id, str(v)) for v in value]
+        elif spec.type == "group" and isinstance(value, list):
+            for sub in spec.fields:
+                if sub.type == "link":
+                    for row in value:
+                        if isinstance(row, dict) and isinstance(row.get(sub.id), list):
+                            targets += [(spec.id, str(v)) for v in row[sub.id]]
+    return targets
