@@ -16,7 +16,7 @@ from typing import IO, Any
 from app.forms.answers import link_targets, summary_facts
 from app.forms.model import Template
 from store.errors import DamagedRecord, NoSuchAsset, NoSuchAttachment, StoreError
-from store.kdf import PRODUCTION_POLICY, KdfPolicy
+from store.kdf import PRODUCTION_POLICY, KdfParams, KdfPolicy
 from store.records import (
     AssetRecord,
     AssetSummary,
@@ -389,6 +389,10 @@ class Space:
 
     def change_passphrase(self, new_passphrase: str) -> None:
         self._store.change_passphrase(new_passphrase)
+
+    def recalibrate(self, passphrase: str) -> tuple[KdfParams, KdfParams]:
+        """Re-derive the passphrase slot at this machine's cost now; (old, new) parameters."""
+        return self._store.recalibrate(passphrase)
 
     def replace_recovery_key(self) -> str:
         """A new recovery key, shown once; the previous one no longer opens the space."""

@@ -42,7 +42,7 @@ from store.errors import (
     WeakPassphrase,
     WrongPassphrase,
 )
-from store.kdf import PRODUCTION_POLICY, KdfPolicy
+from store.kdf import PRODUCTION_POLICY, KdfParams, KdfPolicy
 from store.keys import DATA_KEY_LENGTH, DataKey
 from store.keyslots import (
     PASSPHRASE,
@@ -1047,6 +1047,30 @@ class SpaceFile:
             session.execute(delete(KeySlotRow).where(col(KeySlotRow.kind) == PASSPHRASE))
             session.add(KeySlotRow(**slot.__dict__))
         self._checkpoint()
+
+    @_database_errors
+    def recalibrate(self, passphrase: str) -> tuple[KdfParams, KdfParams]:
+        """Re-derive the passphrase slot at a cost calibrated on this machine now.
+
+        The passphrase is checked against the current slot first, so a typo can
+        never replace it. Returns the old and the new parameters.
+        """
+        engine = self._require_engine()
+        assert self._key is not None
+        with Session(engine) as session:
+            rows = list(session.exec(select(KeySlotRow).where(col(KeySlotRow.kind) == PASSPHRASE)))
+        if len(rows) != 1:
+            raise DamagedSpace(f"the space has {len(rows)} passphrase key slots, not 1")
+        current = _slot_from_row(rows[0])
+        old = check_passphrase_slot(current, self.policy)
+        dek = open_passphrase_slot(current, passphrase, self._key.space_id, self.policy)
+        dek[:] = bytes(len(dek))
+        slot = make_passphrase_slot(self._key.dek, passphrase, self._key.space_id, self.policy)
+        with self._lock, session_scope(engine) as session:
+            session.execute(delete(KeySlotRow).where(col(KeySlotRow.kind) == PASSPHRASE))
+            session.add(KeySlotRow(**slot.__dict__))
+        self._checkpoint()
+        return old, KdfParams.from_json(json.loads(slot.params))
 
     @_database_errors
     def replace_recovery_key(self) -> str:

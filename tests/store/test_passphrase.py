@@ -163,3 +163,24 @@ def test_a_new_recovery_key_replaces_the_old_one(tmp_path: Path, kdf_policy: Kdf
         Space.open_with_recovery_key(path, old_key, kdf_policy=kdf_policy)
     Space.open_with_recovery_key(path, new_key, kdf_policy=kdf_policy).lock()
     Space.open(path, PASSPHRASE, kdf_policy=kdf_policy).lock()  # the passphrase is untouched
+
+
+def test_recalibration_checks_the_passphrase_then_rewraps_at_the_new_cost(
+    tmp_path: Path, kdf_policy: KdfPolicy
+) -> None:
+    path = tmp_path / "s.cairn"
+    space, _ = Space.create(path, PASSPHRASE, kdf_policy=kdf_policy)
+    asset = space.add_asset("journal", "Kept", {"entry": "still here"})
+    with pytest.raises(WrongPassphrase):
+        space.recalibrate(PASSPHRASE + "!")
+    old, new = space.recalibrate(PASSPHRASE)
+    assert new.salt != old.salt  # a fresh slot, at the policy's cost
+    assert (new.memory_kib, new.iterations, new.lanes) == kdf_policy.fixed
+    assert space.verify().ok
+    space.lock()
+    with pytest.raises(WrongPassphrase):
+        Space.open(path, PASSPHRASE + "!", kdf_policy=kdf_policy)
+    reopened = Space.open(path, PASSPHRASE, kdf_policy=kdf_policy)
+    assert reopened.get_asset(asset.id).fields == {"entry": "still here"}
+    assert reopened.read_header(path).kdf["salt"] == new.salt.hex()  # type: ignore[index]
+    reopened.lock()
