@@ -11,12 +11,17 @@ from pathlib import Path
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
+from app.private_files import PrivateFolder
+from ui import preferences
 from ui.main_window import MainWindow
+from ui.theme import apply_theme
 
 
 def run(argv: list[str] | None = None, *, demo: bool = False) -> int:
     """Start the desktop app; returns the exit code of the event loop."""
-    app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv)
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(
+        argv if argv is not None else sys.argv)  # fmt: skip
     app.setApplicationName("Cairn")
     app.setOrganizationName("Cairn")
     # Ctrl+C or a kill quits cleanly (saving, locking, removing the demo): Python
@@ -26,8 +31,10 @@ def run(argv: list[str] | None = None, *, demo: bool = False) -> int:
     heartbeat = QTimer(app)
     heartbeat.timeout.connect(lambda: None)
     heartbeat.start(250)
+    PrivateFolder.sweep_stale()  # files opened before a crash are not left decrypted
     if not demo:
         window = MainWindow()
+        apply_theme(app, preferences.read(window.settings, preferences.THEME))
         window.show()
         return int(app.exec())
 
@@ -43,6 +50,7 @@ def run(argv: list[str] | None = None, *, demo: bool = False) -> int:
         settings = QSettings(str(folder / "settings.ini"), QSettings.Format.IniFormat)
         settings.setValue("spaces/recent", [str(path)])
         window = MainWindow(settings=settings)
+        apply_theme(app, "system")
         window.setWindowTitle(window.tr("Cairn (demo)"))
         window.show()
         return int(app.exec())

@@ -59,6 +59,7 @@ from PySide6.QtWidgets import (
 
 from app.private_files import safe_file_name
 from store.records import AttachmentInfo
+from ui.icons import icon
 
 ICON_SIDE = 40
 ROW_PADDING = 6
@@ -98,27 +99,9 @@ def media_kind(media_type: str) -> str:
 
 
 def _type_icon(media_type: str) -> QIcon:
-    """The icon for a file without a thumbnail. The one place to switch icon sets."""
-    fallback = {
-        "image": QStyle.StandardPixmap.SP_FileIcon,
-        "video": QStyle.StandardPixmap.SP_MediaPlay,
-        "audio": QStyle.StandardPixmap.SP_MediaVolume,
-        "document": QStyle.StandardPixmap.SP_FileDialogDetailedView,
-        "other": QStyle.StandardPixmap.SP_FileIcon,
-    }
-    generic = {
-        "image": "image-x-generic",
-        "video": "video-x-generic",
-        "audio": "audio-x-generic",
-        "document": "x-office-document",
-        "other": "application-x-generic",
-    }
-    kind = media_kind(media_type)
-    mime = _mime(media_type)
-    for name in (mime.iconName() if mime.isValid() else "", generic[kind]):
-        if name and QIcon.hasThemeIcon(name):
-            return QIcon.fromTheme(name)
-    return QApplication.style().standardIcon(fallback[kind])
+    """The icon for a file without a thumbnail, from the app's own icon set."""
+    names = {"image": "image", "video": "video", "audio": "audio", "document": "document"}
+    return icon(names.get(media_kind(media_type), "file"))
 
 
 def type_label(media_type: str) -> str:
@@ -272,18 +255,18 @@ class AttachmentsPanel(QWidget):
         self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.hint.setTextFormat(Qt.TextFormat.PlainText)
         self.hint.setStyleSheet(DROP_ZONE_STYLE)
-        self.attach_button = QPushButton(self.tr("&Attach files…"), self)
+        self.attach_button = QPushButton(icon("attach"), self.tr("&Attach files…"), self)
         self.attach_button.setObjectName("attach_files")
         self.attach_button.setAccessibleName(self.tr("Attach files"))
-        self.open_button = QPushButton(self.tr("&Open"), self)
+        self.open_button = QPushButton(icon("open-external"), self.tr("&Open"), self)
         self.open_button.setObjectName("open_attachment")
         self.open_button.setAccessibleName(self.tr("Open the selected file"))
         self.open_button.setToolTip(self.tr("Open with the application your computer uses "
                                             "for this kind of file"))  # fmt: skip
-        self.save_button = QPushButton(self.tr("Sa&ve a copy…"), self)
+        self.save_button = QPushButton(icon("save-copy"), self.tr("Sa&ve a copy…"), self)
         self.save_button.setObjectName("save_attachment_copy")
         self.save_button.setAccessibleName(self.tr("Save a copy of the selected file"))
-        self.delete_button = QPushButton(self.tr("&Delete"), self)
+        self.delete_button = QPushButton(icon("delete"), self.tr("&Delete"), self)
         self.delete_button.setObjectName("delete_attachment")
         self.delete_button.setAccessibleName(self.tr("Delete the selected file"))
         for button, text in ((self.open_button, self.tr("Open")),

@@ -1,13 +1,16 @@
 """The asset editor: a form generated from the template, with inline validation,
-debounced autosave and explicit save. The window decides what saving means."""
+debounced autosave, explicit save and undo; beside it the asset's files and
+links. The window decides what saving, attaching and opening mean."""
 
 from __future__ import annotations
 
-from typing import Any
+import copy
+from typing import Any, NamedTuple
 
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QFont
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QFont, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
     QDialog,
     QDialogButtonBox,
     QFrame,
@@ -24,21 +27,39 @@ from PySide6.QtWidgets import (
 
 from app.forms.answers import computed_values, defaults, validate
 from app.forms.model import Template
-from store.records import AssetRecord
-from ui.fields import FieldInput, make_input
-from ui.first_run import ERROR_STYLE
+from store.records import AssetRecord, AttachmentInfo
+from ui.asset_picker import AssetEntry
+from ui.attachments import AttachmentsPanel
+from ui.connections import ConnectionsPanel, section_heading
+from ui.fields import AttachmentInput, FieldInput, FormContext, make_input
+from ui.icons import icon
+from ui.theme import error_style
 
 AUTOSAVE_MS = 1500
+#: Edits closer together than this are undone together (typing a sentence is one step).
+UNDO_MERGE_MS = 800
 HINT_STYLE = "color: palette(placeholder-text);"
+
+
+class EditorState(NamedTuple):
+    """Everything undo can take back: what the person typed and chose."""
+
+    title: str
+    tags: str
+    values: dict[str, Any]
+    links: tuple[str, ...]
 
 
 class AssetEditor(QWidget):
     """Edits one asset (or a new one). Emits `save_requested(title, values)` only
     when the answers are valid; shows every problem beside its field otherwise."""
 
-    save_requested = Signal(str, dict, list)  # title, answers, tags
+    save_requested = Signal(str, dict, list, list)  # title, answers, tags, hand-made links
     close_requested = Signal()
     history_requested = Signal()
+    open_requested = Signal(str)  # another asset, from a link
+    attach_requested = Signal(list, object)  # file paths, the AttachmentInput that asked or None
+    undo_changed = Signal()  # can_undo / can_redo may have changed
 
     def __init__(self, template: Template, record: AssetRecord | None = None,
                  parent: QWidget | None = None) -> None:  # fmt: skip
@@ -49,16 +70,29 @@ class AssetEditor(QWidget):
         self.inputs: dict[str, FieldInput] = {}
         self.problem_labels: dict[str, QLabel] = {}
         self._dirty = False
+        self._undo: list[EditorState] = []
+        self._redo: list[EditorState] = []
+        self._applying = False
+        self._after_save: list[Any] = []
+        self.context = FormContext(self)
 
-        self.back_button = QPushButton(self.tr("← Library"), self)
+        self.back_button = QPushButton(icon("back"), self.tr("Library"), self)
         self.back_button.setObjectName("back_button")
         self.status = QLabel(self)
         self.status.setObjectName("save_status")
-        self.save_button = QPushButton(self.tr("Save"), self)
+        self.save_button = QPushButton(icon("save"), self.tr("Save"), self)
         self.save_button.setObjectName("save_button")
-        self.history_button = QPushButton(self.tr("History…"), self)
+        self.history_button = QPushButton(icon("history"), self.tr("History…"), self)
         self.history_button.setObjectName("history_button")
         self.history_button.setEnabled(record is not None)
+        self.undo_button = QPushButton(icon("undo"), self.tr("Undo"), self)
+        self.undo_button.setObjectName("undo_button")
+        self.undo_button.setToolTip(QKeySequence(QKeySequence.StandardKey.Undo).toString(
+            QKeySequence.SequenceFormat.NativeText))  # fmt: skip
+        self.redo_button = QPushButton(icon("redo"), self.tr("Redo"), self)
+        self.redo_button.setObjectName("redo_button")
+        self.redo_button.setToolTip(QKeySequence(QKeySequence.StandardKey.Redo).toString(
+            QKeySequence.SequenceFormat.NativeText))  # fmt: skip
         self.title = QLineEdit(self)
         self.title.setObjectName("title")
         self.title.setPlaceholderText(self.tr("Give it a title"))
@@ -72,7 +106,7 @@ class AssetEditor(QWidget):
         self.tags.setPlaceholderText(self.tr("Tags, separated by commas"))
         self.tags.setAccessibleName(self.tr("Tags"))
         self.title_problem = QLabel(self)
-        self.title_problem.setStyleSheet(ERROR_STYLE)
+        self.title_problem.setStyleSheet(error_style())
         self.title_problem.hide()
         description = " ".join(template.description.split())
         self.about = QLabel(f"{template.name} · {description}", self)
@@ -90,9 +124,26 @@ class AssetEditor(QWidget):
         self.scroll_area.setWidgetResizable(True)
         self.scroll_area.setFrameShape(QFrame.Shape.NoFrame)
         self.scroll_area.setWidget(holder)
+        self.attachments = AttachmentsPanel(self)
+        self.connections = ConnectionsPanel(self.context, self)
+        side = QWidget(self)
+        side.setObjectName("editor_side")
+        side_layout = QVBoxLayout(side)
+        side_layout.setContentsMargins(12, 0, 0, 0)
+        side_layout.addWidget(section_heading(self.tr("Files"), side))
+        side_layout.addWidget(self.attachments)
+        side_layout.addSpacing(12)
+        side_layout.addWidget(self.connections)
+        side_layout.addStretch(1)
+        side.setMinimumWidth(260)
+        side.setMaximumWidth(340)
+        self.side = side
         self._autosave = QTimer(self)
         self._autosave.setSingleShot(True)
         self._autosave.setInterval(AUTOSAVE_MS)
+        self._undo_merge = QTimer(self)
+        self._undo_merge.setSingleShot(True)
+        self._undo_merge.setInterval(UNDO_MERGE_MS)
 
         self.back_button.clicked.connect(self.close_requested)
         self.save_button.clicked.connect(self.save_now)
@@ -100,23 +151,42 @@ class AssetEditor(QWidget):
         self.title.textEdited.connect(lambda _t: self._edited())
         self.tags.textEdited.connect(lambda _t: self._edited())
         self._autosave.timeout.connect(self.save_now)
+        self._undo_merge.timeout.connect(self._record_step)
+        self.undo_button.clicked.connect(self.undo)
+        self.redo_button.clicked.connect(self.redo)
         for widget in self.inputs.values():
             widget.changed.connect(self._edited)
+        self.connections.links_changed.connect(self._edited)
+        self.connections.open_requested.connect(self.open_requested)
+        self.attachments.add_requested.connect(lambda paths: self.attach_requested.emit(paths,
+                                                                                        None))
+        self.context.attach_requested.connect(self._field_wants_files)
+        application = QApplication.instance()
+        if application is not None:
+            application.installEventFilter(self)  # see eventFilter: Ctrl+Z is the editor's
 
         top = QHBoxLayout()
         top.addWidget(self.back_button)
         top.addStretch(1)
         top.addWidget(self.status)
+        top.addWidget(self.undo_button)
+        top.addWidget(self.redo_button)
         top.addWidget(self.history_button)
         top.addWidget(self.save_button)
+        main = QVBoxLayout()
+        main.setContentsMargins(0, 0, 0, 0)
+        main.addWidget(self.title)
+        main.addWidget(self.title_problem)
+        main.addWidget(self.tags)
+        main.addWidget(self.about)
+        main.addWidget(self.summary)
+        main.addWidget(self.scroll_area, 1)
+        body = QHBoxLayout()
+        body.addLayout(main, 1)
+        body.addWidget(side)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
-        layout.addWidget(self.title)
-        layout.addWidget(self.title_problem)
-        layout.addWidget(self.tags)
-        layout.addWidget(self.about)
-        layout.addWidget(self.summary)
-        layout.addWidget(self.scroll_area, 1)
+        layout.addLayout(body, 1)
 
         self._load(record)
 
@@ -141,7 +211,7 @@ class AssetEditor(QWidget):
                 bold = label.font()
                 bold.setWeight(QFont.Weight.DemiBold)
                 label.setFont(bold)
-                widget = make_input(spec, form)
+                widget = make_input(spec, form, self.context)
                 label.setBuddy(widget)
                 column.addWidget(label)
                 if spec.prompt and spec.type != "markdown":  # markdown shows it inside
@@ -154,7 +224,7 @@ class AssetEditor(QWidget):
                 column.addWidget(widget)
                 problem = QLabel(form)
                 problem.setObjectName(f"problem_{spec.id}")
-                problem.setStyleSheet(ERROR_STYLE)
+                problem.setStyleSheet(error_style())
                 problem.hide()
                 column.addWidget(problem)
                 self.inputs[spec.id] = widget
@@ -165,14 +235,97 @@ class AssetEditor(QWidget):
     # ------------------------------------------------------------------ state
 
     def _load(self, record: AssetRecord | None) -> None:
-        self.title.setText(record.title if record else "")
-        self.tags.setText(", ".join(record.tags) if record else "")
         values = record.fields if record else defaults(self.template)
-        for field_id, widget in self.inputs.items():
-            widget.set_value(values.get(field_id))
+        links = [link["target"] for link in record.links if "field" not in link] if record else []
+        self._apply(EditorState(
+            record.title if record else "",
+            ", ".join(record.tags) if record else "",
+            values,
+            tuple(links),
+        ))  # fmt: skip
+        self.context.own_id = record.id if record else None
+        self._undo, self._redo = [], []
+        self._baseline = self._state()
         self._dirty = False
-        self._update_summary()
         self.status.setText(self.tr("Saved") if record else self.tr("New: not saved yet"))
+        self._undo_state_changed()
+
+    def _state(self) -> EditorState:
+        return EditorState(self.title.text(), self.tags.text(), copy.deepcopy(self.values()),
+                           tuple(self.connections.targets))  # fmt: skip
+
+    def _apply(self, state: EditorState) -> None:
+        self._applying = True
+        try:
+            self.title.setText(state.title)
+            self.tags.setText(state.tags)
+            for field_id, widget in self.inputs.items():
+                widget.set_value(copy.deepcopy(state.values.get(field_id)))
+            self.connections.set_targets(list(state.links))
+        finally:
+            self._applying = False
+        self._update_summary()
+
+    # ------------------------------------------------------------------- undo
+
+    @property
+    def can_undo(self) -> bool:
+        return bool(self._undo) or self._state() != self._baseline
+
+    @property
+    def can_redo(self) -> bool:
+        return bool(self._redo)
+
+    def _record_step(self) -> None:
+        """Make what is on screen one undoable step (if it changed)."""
+        self._undo_merge.stop()
+        current = self._state()
+        if current != self._baseline:
+            self._undo.append(self._baseline)
+            self._baseline = current
+            self._redo.clear()
+        self._undo_state_changed()
+
+    def undo(self) -> None:
+        self._record_step()
+        if not self._undo:
+            return
+        self._redo.append(self._baseline)
+        self._baseline = self._undo.pop()
+        self._apply(self._baseline)
+        self._changed_by_undo()
+
+    def redo(self) -> None:
+        self._record_step()
+        if not self._redo:
+            return
+        self._undo.append(self._baseline)
+        self._baseline = self._redo.pop()
+        self._apply(self._baseline)
+        self._changed_by_undo()
+
+    def _changed_by_undo(self) -> None:
+        self._dirty = True
+        self.status.setText(self.tr("Unsaved changes"))
+        self._autosave.start()
+        self._undo_state_changed()
+
+    def _undo_state_changed(self) -> None:
+        self.undo_button.setEnabled(self.can_undo)
+        self.redo_button.setEnabled(self.can_redo)
+        self.undo_changed.emit()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        # Text boxes take Ctrl+Z for their own undo; in the editor, undo is the
+        # editor's (it also covers ticks, rows and links), so let the shortcut through.
+        return (
+            event.type() == QEvent.Type.ShortcutOverride
+            and isinstance(event, QKeyEvent)
+            and isinstance(watched, QWidget)
+            and (event.matches(QKeySequence.StandardKey.Undo)
+                 or event.matches(QKeySequence.StandardKey.Redo))
+            and self.isAncestorOf(watched)
+        )  # fmt: skip
 
     def values(self) -> dict[str, Any]:
         answers = {key: widget.value() for key, widget in self.inputs.items()}
@@ -183,10 +336,15 @@ class AssetEditor(QWidget):
         return self._dirty
 
     def _edited(self) -> None:
+        if self._applying:
+            return
         self._dirty = True
         self.status.setText(self.tr("Unsaved changes"))
         self._update_summary()
         self._autosave.start()
+        self._undo_merge.start()
+        self.undo_button.setEnabled(True)
+        self.undo_changed.emit()
 
     def _update_summary(self) -> None:
         parts = []
@@ -243,14 +401,33 @@ class AssetEditor(QWidget):
             return
         self.status.setText(self.tr("Saving…"))
         tags = [tag.strip() for tag in self.tags.text().split(",") if tag.strip()]
-        self.save_requested.emit(self.title.text().strip(), self.values(), tags)
+        self.save_requested.emit(self.title.text().strip(), self.values(), tags,
+                                 list(self.connections.targets))  # fmt: skip
 
     def saved(self, record: AssetRecord) -> None:
         """The window reports a successful save."""
         self.record = record
+        self.context.own_id = record.id
         self._dirty = False
         self.history_button.setEnabled(True)
         self.status.setText(self.tr("Saved"))
+        self.attachments.set_enabled_actions(True)
+        waiting, self._after_save = self._after_save, []
+        for then in waiting:
+            then()
+
+    def when_saved(self, then: Any) -> bool:
+        """Run `then` once the asset exists in the space (saving it now if new).
+
+        False when it cannot be saved yet (the problems are shown)."""
+        if self.record is not None:
+            then()
+            return True
+        self.save_now()
+        if self.show_problems():
+            return False
+        self._after_save.append(then)
+        return True
 
     def reload(self, record: AssetRecord) -> None:
         """Show another version of the asset (after a restore)."""
@@ -258,7 +435,43 @@ class AssetEditor(QWidget):
         self._load(record)
 
     def save_failed(self, message: str) -> None:
+        self._after_save.clear()
         self.status.setText(message)
+
+    # ------------------------------------------------------- files and links
+
+    def set_directory(self, entries: dict[str, AssetEntry]) -> None:
+        """Every asset in the space, for showing and choosing links."""
+        self.context.set_assets(entries, self.record.id if self.record else None)
+
+    def set_linked_from(self, entries: list[AssetEntry]) -> None:
+        self.connections.set_linked_from(entries)
+
+    def set_attachments(self, infos: list[AttachmentInfo]) -> None:
+        self.context.set_attachments(infos)
+        self.attachments.set_attachments(infos)
+
+    def attachments_added(self, infos: list[AttachmentInfo], asked_by: object) -> None:
+        """New files are in the space; a field that asked for them gets them."""
+        if isinstance(asked_by, AttachmentInput) and asked_by in self.findChildren(
+            AttachmentInput
+        ):
+            asked_by.add_chosen([info.id for info in infos])
+
+    def _field_wants_files(self, field_input: object) -> None:
+        paths = self.attachments.ask_files()
+        if paths:
+            self.attach_requested.emit(paths, field_input)
+
+    def clear_sensitive(self) -> None:
+        """Forget undo steps and files (on lock: the editor is about to go)."""
+        self._undo.clear()
+        self._redo.clear()
+        self.attachments.clear()
+        self.connections.clear()
+        application = QApplication.instance()
+        if application is not None:
+            application.removeEventFilter(self)
 
 
 class TemplatePicker(QDialog):

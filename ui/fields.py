@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
-from PySide6.QtCore import QDate, QDateTime, Qt, Signal
+from PySide6.QtCore import QDate, QDateTime, QObject, Qt, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -29,6 +31,53 @@ from PySide6.QtWidgets import (
 
 from app.forms.model import FieldSpec
 from app.forms.render import markdown_to_html
+from store.records import AttachmentInfo
+from ui.asset_picker import AssetEntry, AssetPicker
+
+
+class FormContext(QObject):
+    """What link and attachment fields need from outside the form.
+
+    The editor fills it: the other assets (to show titles and to choose from),
+    this asset's attachments, and what to do when a field asks to attach files.
+    """
+
+    changed = Signal()  # assets or attachments changed: fields redraw
+    attach_requested = Signal(object)  # the AttachmentInput that asked
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.assets: dict[str, AssetEntry] = {}
+        self.attachments: list[AttachmentInfo] = []
+        self.own_id: str | None = None
+        #: Opens the chooser; tests replace it (a modal dialog cannot be clicked there).
+        self.choose_assets: Callable[[list[AssetEntry], list[str], QWidget], list[str] | None] = (
+            _choose_with_picker
+        )
+
+    def set_assets(self, entries: dict[str, AssetEntry], own_id: str | None) -> None:
+        self.assets, self.own_id = entries, own_id
+        self.changed.emit()
+
+    def set_attachments(self, infos: list[AttachmentInfo]) -> None:
+        self.attachments = list(infos)
+        self.changed.emit()
+
+    def choose(self, chosen: list[str], parent: QWidget) -> list[str] | None:
+        """Ask for other assets (never this one); None when the person cancels."""
+        entries = [e for e in self.assets.values() if e.id != self.own_id]
+        return self.choose_assets(entries, list(chosen), parent)
+
+    def label_for(self, asset_id: str) -> str:
+        entry = self.assets.get(asset_id)
+        return entry.label if entry is not None else self.tr("An item no longer in your space")
+
+
+def _choose_with_picker(
+    entries: list[AssetEntry], chosen: list[str], parent: QWidget
+) -> list[str] | None:
+    result, accepted = AssetPicker.choose(entries, chosen, parent)
+    return result if accepted else None
 
 
 class FieldInput(QWidget):
@@ -36,9 +85,12 @@ class FieldInput(QWidget):
 
     changed = Signal()
 
-    def __init__(self, spec: FieldSpec, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, spec: FieldSpec, parent: QWidget | None = None, context: FormContext | None = None
+    ) -> None:
         super().__init__(parent)
         self.spec = spec
+        self.context = context
         self.setObjectName(f"field_{spec.id}")
         self.setAccessibleName(spec.label)
 
@@ -337,8 +389,10 @@ class _RowsInput(FieldInput):
 
     add_label = "Add"
 
-    def __init__(self, spec: FieldSpec, parent: QWidget | None = None) -> None:
-        super().__init__(spec, parent)
+    def __init__(
+        self, spec: FieldSpec, parent: QWidget | None = None, context: FormContext | None = None
+    ) -> None:
+        super().__init__(spec, parent, context)
         self.rows: list[_Row] = []
         self.rows_layout = QVBoxLayout()
         self.rows_layout.setSpacing(4)
@@ -440,7 +494,7 @@ class _GroupRow(QWidget):
         form = QFormLayout(self)
         form.setContentsMargins(0, 0, 0, 0)
         for sub in owner.spec.fields:
-            widget = make_input(sub, self)
+            widget = make_input(sub, self, owner.context)
             widget.changed.connect(owner.changed)
             self.inputs[sub.id] = widget
             form.addRow(sub.label + (" *" if sub.required else ""), widget)
@@ -465,9 +519,17 @@ class GroupInput(_RowsInput):
             widget.set_value(value.get(key))
 
 
-def make_input(spec: FieldSpec, parent: QWidget | None = None) -> FieldInput:
+def make_input(
+    spec: FieldSpec, parent: QWidget | None = None, context: FormContext | None = None
+) -> FieldInput:
     """The input widget for a field of any type."""
     kind = spec.type
+    if kind == "link" and context is not None:
+        return LinkInput(spec, parent, context)
+    if kind == "attachment" and context is not None:
+        return AttachmentInput(spec, parent, context)
+    if kind == "group":
+        return GroupInput(spec, parent, context)
     if kind == "markdown":
         return MarkdownInput(spec, parent)
     if kind in ("date", "datetime"):
@@ -482,8 +544,140 @@ def make_input(spec: FieldSpec, parent: QWidget | None = None) -> FieldInput:
         return MultiChoiceInput(spec, parent)
     if kind == "checklist":
         return ChecklistInput(spec, parent)
-    if kind == "group":
-        return GroupInput(spec, parent)
     if kind in ("skills", "attachment", "link"):
         return ListTextInput(spec, parent)
     return TextInput(spec, parent)
+
+
+class _ChipRow(QWidget):
+    """One chosen item: its label and a remove button."""
+
+    def __init__(self, text: str, on_remove: Callable[[], None], parent: QWidget) -> None:
+        super().__init__(parent)
+        self.label = QLabel(text, self)
+        self.label.setTextFormat(Qt.TextFormat.PlainText)
+        self.label.setWordWrap(True)
+        self.remove_button = QToolButton(self)
+        self.remove_button.setText("✕")
+        self.remove_button.setToolTip(self.tr("Remove"))
+        self.remove_button.setAccessibleName(self.tr("Remove {item}").format(item=text))
+        self.remove_button.clicked.connect(on_remove)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.label, 1)
+        layout.addWidget(self.remove_button)
+
+
+class LinkInput(FieldInput):
+    """Other assets, shown by title; “Choose…” opens a filterable list."""
+
+    def __init__(self, spec: FieldSpec, parent: QWidget | None, context: FormContext) -> None:
+        super().__init__(spec, parent, context)
+        self.context: FormContext = context
+        self.ids: list[str] = []
+        self.rows = QVBoxLayout()
+        self.rows.setSpacing(2)
+        self.empty = QLabel(self.tr("Nothing linked yet."), self)
+        self.empty.setStyleSheet("color: palette(placeholder-text);")
+        self.choose_button = QPushButton(self.tr("Choose…"), self)
+        self.choose_button.setObjectName(f"choose_{spec.id}")
+        self.choose_button.setAccessibleName(self.tr("Choose items for {label}").format(
+            label=spec.label))  # fmt: skip
+
+        self.choose_button.clicked.connect(self._choose)
+        context.changed.connect(self._redraw)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(self.rows)
+        layout.addWidget(self.empty)
+        layout.addWidget(self.choose_button, 0, Qt.AlignmentFlag.AlignLeft)
+        self._redraw()
+
+    def _redraw(self) -> None:
+        while self.rows.count():
+            item = self.rows.takeAt(0)
+            widget = item.widget() if item is not None else None
+            if widget is not None:
+                widget.deleteLater()
+        for asset_id in self.ids:
+            self.rows.addWidget(
+                _ChipRow(self.context.label_for(asset_id), partial(self._remove, asset_id), self)
+            )
+        self.empty.setVisible(not self.ids)
+
+    def _remove(self, asset_id: str) -> None:
+        self.ids = [i for i in self.ids if i != asset_id]
+        self._redraw()
+        self.changed.emit()
+
+    def _choose(self) -> None:
+        chosen = self.context.choose(self.ids, self)
+        if chosen is not None and chosen != self.ids:
+            self.ids = chosen
+            self._redraw()
+            self.changed.emit()
+
+    def value(self) -> Any:
+        return list(self.ids) or None
+
+    def set_value(self, value: Any) -> None:
+        self.ids = [str(v) for v in value or []]
+        self._redraw()
+
+
+class AttachmentInput(FieldInput):
+    """Which of this asset's files answer the field; “Attach files…” adds more."""
+
+    def __init__(self, spec: FieldSpec, parent: QWidget | None, context: FormContext) -> None:
+        super().__init__(spec, parent, context)
+        self.context: FormContext = context
+        self.ids: list[str] = []
+        self.boxes: list[tuple[str, QCheckBox]] = []
+        self.rows = QVBoxLayout()
+        self.rows.setSpacing(2)
+        self.empty = QLabel(self.tr("No files attached yet."), self)
+        self.empty.setStyleSheet("color: palette(placeholder-text);")
+        self.attach_button = QPushButton(self.tr("Attach files…"), self)
+        self.attach_button.setObjectName(f"attach_{spec.id}")
+
+        self.attach_button.clicked.connect(lambda: self.context.attach_requested.emit(self))
+        context.changed.connect(self._redraw)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(self.rows)
+        layout.addWidget(self.empty)
+        layout.addWidget(self.attach_button, 0, Qt.AlignmentFlag.AlignLeft)
+        self._redraw()
+
+    def _redraw(self) -> None:
+        for _id, box in self.boxes:
+            box.deleteLater()
+        self.boxes = []
+        chosen = set(self.ids)
+        for info in self.context.attachments:
+            box = QCheckBox(info.name, self)
+            box.setChecked(info.id in chosen)
+            box.toggled.connect(partial(self._toggled, info.id))
+            self.rows.addWidget(box)
+            self.boxes.append((info.id, box))
+        self.empty.setVisible(not self.boxes)
+
+    def _toggled(self, attachment_id: str, on: bool) -> None:
+        self.ids = [i for i in self.ids if i != attachment_id] + ([attachment_id] if on else [])
+        self.changed.emit()
+
+    def add_chosen(self, attachment_ids: list[str]) -> None:
+        """Files attached through this field belong to it."""
+        self.ids += [i for i in attachment_ids if i not in self.ids]
+        self._redraw()
+        self.changed.emit()
+
+    def value(self) -> Any:
+        existing = {info.id for info in self.context.attachments}
+        return [i for i in self.ids if i in existing] or None
+
+    def set_value(self, value: Any) -> None:
+        self.ids = [str(v) for v in value or []]
+        self._redraw()

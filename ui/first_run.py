@@ -21,9 +21,9 @@ from PySide6.QtWidgets import (
 from app.files import atomic_writer
 from app.passphrase import strength
 from store.recovery import normalise_recovery_key
+from ui.theme import error_style
 
 #: Error text: a red that keeps 4.5:1 contrast on the light window background.
-ERROR_STYLE = "color: #b3261e;"
 
 
 def _heading(text: str, parent: QWidget) -> QLabel:
@@ -133,7 +133,7 @@ class PassphraseFields(QWidget):
         self.hint.setWordWrap(True)
         self.mismatch = QLabel(self)
         self.mismatch.setObjectName("mismatch")
-        self.mismatch.setStyleSheet(ERROR_STYLE)
+        self.mismatch.setStyleSheet(error_style())
 
         self.passphrase.textChanged.connect(self._update)
         self.confirm.textChanged.connect(self._update)

@@ -6,7 +6,6 @@ from __future__ import annotations
 from importlib import metadata
 from pathlib import Path
 
-import platformdirs
 from PySide6.QtCore import QByteArray, QEvent, QObject, QSettings, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
@@ -21,37 +20,28 @@ from PySide6.QtWidgets import (
 from app.dashboard import Dashboard, build_dashboard
 from app.forms.library import TemplateLibrary
 from app.forms.model import Template
-from app.forms.render import to_html
 from app.space import Space
 from store.kdf import PRODUCTION_POLICY, KdfPolicy
 from store.records import AssetRecord
 from store.search import SearchHit
-from ui.editor import AssetEditor, TemplatePicker
+from ui import preferences
+from ui.editing import EditingController
+from ui.editor import AssetEditor
 from ui.first_run import CreateSpacePage, RecoveryKeyPage, WelcomePage
-from ui.history import HistoryDialog
+from ui.icons import app_icon, icon
 from ui.library import LibraryPage
 from ui.messages import describe
-from ui.settings_dialog import SettingsDialog
+from ui.preferences import default_space_path
+from ui.settings_dialog import GeneralSettings, SettingsDialog
 from ui.tasks import TaskRunner
+from ui.theme import apply_theme
 from ui.unlock import RecoverPage, UnlockPage
 
 MAX_RECENT = 8
-DEFAULT_IDLE_LOCK_MINUTES = 10
 _ACTIVITY = {
     QEvent.Type.KeyPress, QEvent.Type.MouseButtonPress, QEvent.Type.MouseMove,
     QEvent.Type.Wheel, QEvent.Type.TouchBegin,
 }  # fmt: skip
-
-
-def default_space_path() -> Path:
-    """The space in the platform's user data folder (a fresh name if one is there)."""
-    folder = Path(platformdirs.user_data_dir("cairn", appauthor=False))
-    candidate = folder / "space.cairn"
-    number = 2
-    while candidate.exists():
-        candidate = folder / f"space-{number}.cairn"
-        number += 1
-    return candidate
 
 
 class MainWindow(QMainWindow):
@@ -67,6 +57,7 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.setObjectName("MainWindow")
         self.setWindowTitle(self.tr("Cairn"))
+        self.setWindowIcon(app_icon())
         self.kdf_policy = kdf_policy
         self.settings = settings if settings is not None else QSettings("Cairn", "Cairn")
         self.space: Space | None = None
@@ -74,14 +65,13 @@ class MainWindow(QMainWindow):
         self.templates = {t.qualified_id: t for t in TemplateLibrary.load().all()}
 
         self.welcome = WelcomePage(self)
-        self.create_page = CreateSpacePage(default_space_path(), self)
+        self.create_page = CreateSpacePage(default_space_path(self.settings), self)
         self.recovery_key_page = RecoveryKeyPage(self)
         self.unlock_page = UnlockPage(self)
         self.recover_page = RecoverPage(self)
         self.library = LibraryPage(self)
         self.library.set_templates(self.templates)
-        self.editor: AssetEditor | None = None
-        self.history_dialog: HistoryDialog | None = None
+        self.editing = EditingController(self.runner, self.templates, lambda: self.space, self)
         self.settings_dialog: SettingsDialog | None = None
         self.stack = QStackedWidget(self)
         for page in (self.welcome, self.create_page, self.recovery_key_page, self.unlock_page,
@@ -100,7 +90,11 @@ class MainWindow(QMainWindow):
         self.recover_page.back_requested.connect(lambda: self._show(self.unlock_page))
         self.recover_page.recover_requested.connect(self.recover_space)
         self.library.search_requested.connect(self.search)
-        self.library.open_requested.connect(self.open_asset)
+        self.library.open_requested.connect(self.editing.open_asset)
+        self.editing.editor_opened.connect(self._editor_opened)
+        self.editing.editor_closed.connect(self._editor_closed)
+        self.editing.library_changed.connect(self.refresh_library)
+        self.editing.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         # Built only when shown: it reads every asset, too much to redo on each autosave.
         self.library.dashboard_shown.connect(self.refresh_dashboard)
 
@@ -108,12 +102,8 @@ class MainWindow(QMainWindow):
         self.idle_timer.setObjectName("idle_timer")
         self.idle_timer.setSingleShot(True)
         self.idle_timer.timeout.connect(self._idle_timeout)
-        minutes = self.settings.value("security/idle_lock_minutes", DEFAULT_IDLE_LOCK_MINUTES)
-        try:
-            idle_minutes = float(str(minutes))
-        except ValueError:
-            idle_minutes = DEFAULT_IDLE_LOCK_MINUTES
-        self.set_idle_lock(int(idle_minutes * 60_000))
+        self.set_idle_lock(int(preferences.read(self.settings, preferences.IDLE_LOCK_MINUTES))
+                           * 60_000)  # fmt: skip
         application = QApplication.instance()
         if application is not None:
             application.installEventFilter(self)
@@ -128,30 +118,38 @@ class MainWindow(QMainWindow):
     # ---------------------------------------------------------------- actions
 
     def _build_actions(self) -> None:
-        self.new_action = QAction(self.tr("&New…"), self)
+        self.new_action = QAction(icon("new"), self.tr("&New…"), self)
         self.new_action.setShortcut(QKeySequence.StandardKey.New)
         self.new_action.setEnabled(False)
-        self.new_action.triggered.connect(self.new_asset)
-        self.save_action = QAction(self.tr("&Save"), self)
+        self.new_action.triggered.connect(self.editing.new_asset)
+        self.save_action = QAction(icon("save"), self.tr("&Save"), self)
         self.save_action.setShortcut(QKeySequence.StandardKey.Save)
         self.save_action.setEnabled(False)
-        self.save_action.triggered.connect(self._save_editor)
-        self.lock_action = QAction(self.tr("&Lock"), self)
+        self.save_action.triggered.connect(self.editing.save_editor)
+        self.undo_action = QAction(icon("undo"), self.tr("&Undo"), self)
+        self.undo_action.setShortcut(QKeySequence.StandardKey.Undo)
+        self.undo_action.setEnabled(False)
+        self.undo_action.triggered.connect(self._undo)
+        self.redo_action = QAction(icon("redo"), self.tr("&Redo"), self)
+        self.redo_action.setShortcut(QKeySequence.StandardKey.Redo)
+        self.redo_action.setEnabled(False)
+        self.redo_action.triggered.connect(self._redo)
+        self.lock_action = QAction(icon("lock"), self.tr("&Lock"), self)
         self.lock_action.setShortcut(QKeySequence("Ctrl+L"))
         self.lock_action.setEnabled(False)
         self.lock_action.triggered.connect(self.lock)
-        self.find_action = QAction(self.tr("&Find"), self)
+        self.find_action = QAction(icon("search"), self.tr("&Find"), self)
         self.find_action.setShortcut(QKeySequence.StandardKey.Find)
         self.find_action.setEnabled(False)
         self.find_action.triggered.connect(self._focus_search)
         self.quit_action = QAction(self.tr("&Quit"), self)
         self.quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         self.quit_action.triggered.connect(self.close)
-        self.preferences_action = QAction(self.tr("&Preferences…"), self)
+        self.preferences_action = QAction(icon("settings"), self.tr("&Preferences…"), self)
         self.preferences_action.setShortcut(QKeySequence.StandardKey.Preferences)
         self.preferences_action.setMenuRole(QAction.MenuRole.PreferencesRole)
         self.preferences_action.triggered.connect(self.show_settings)
-        self.about_action = QAction(self.tr("&About Cairn"), self)
+        self.about_action = QAction(icon("about"), self.tr("&About Cairn"), self)
         self.about_action.triggered.connect(self._about)
         file_menu = self.menuBar().addMenu(self.tr("&File"))
         file_menu.addAction(self.new_action)
@@ -161,6 +159,9 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
         edit_menu = self.menuBar().addMenu(self.tr("&Edit"))
+        edit_menu.addAction(self.undo_action)
+        edit_menu.addAction(self.redo_action)
+        edit_menu.addSeparator()
         edit_menu.addAction(self.find_action)
         edit_menu.addSeparator()
         edit_menu.addAction(self.preferences_action)
@@ -176,22 +177,54 @@ class MainWindow(QMainWindow):
         self.new_action.setEnabled(unlocked)
         self.find_action.setEnabled(page is self.library)
         self.save_action.setEnabled(self.editor is not None and page is self.editor)
+        self._update_undo_actions()
+
+    @property
+    def editor(self) -> AssetEditor | None:
+        return self.editing.editor
+
+    def open_editor(self, template: Template, record: AssetRecord | None) -> None:
+        self.editing.open_editor(template, record)
+
+    def _editor_opened(self, editor: AssetEditor) -> None:
+        editor.undo_changed.connect(self._update_undo_actions)
+        self.stack.addWidget(editor)
+        self._show(editor)
+        editor.title.setFocus()
+
+    def _editor_closed(self) -> None:
+        was_shown = isinstance(self.stack.currentWidget(), AssetEditor)
+        for index in reversed(range(self.stack.count())):
+            widget = self.stack.widget(index)
+            if isinstance(widget, AssetEditor):
+                self.stack.removeWidget(widget)
+        if was_shown and self.space is not None:
+            self._show(self.library)
+            self.library.table.setFocus()
+        self._update_undo_actions()
+
+    def _undo(self) -> None:
+        if self.editor is not None:
+            self.editor.undo()
+
+    def _redo(self) -> None:
+        if self.editor is not None:
+            self.editor.redo()
+
+    def _update_undo_actions(self) -> None:
+        editor = self.editor
+        shown = editor is not None and self.stack.currentWidget() is editor
+        self.undo_action.setEnabled(shown and editor is not None and editor.can_undo)
+        self.redo_action.setEnabled(shown and editor is not None and editor.can_redo)
 
     def recent_spaces(self) -> list[Path]:
-        stored = self.settings.value("spaces/recent", [])
-        if isinstance(stored, str):
-            paths = [stored]
-        elif isinstance(stored, list | tuple):
-            paths = [str(p) for p in stored]
-        else:
-            paths = []
+        paths = preferences.read(self.settings, preferences.RECENT_SPACES)
         return [Path(p) for p in paths if Path(p).is_file()]
 
     def _remember(self, path: Path) -> None:
         recent = [str(path.resolve())]
         recent += [str(p) for p in self.recent_spaces() if str(p) != recent[0]]
-        self.settings.setValue("spaces/recent", recent[:MAX_RECENT])
-        self.settings.sync()
+        preferences.write(self.settings, preferences.RECENT_SPACES, tuple(recent[:MAX_RECENT]))
 
     def show_start(self) -> None:
         recent = self.recent_spaces()
@@ -204,7 +237,7 @@ class MainWindow(QMainWindow):
 
     def show_create(self) -> None:
         self.create_page.fields.clear()
-        self.create_page.set_path(default_space_path())
+        self.create_page.set_path(default_space_path(self.settings))
         self.create_page.set_busy(False)
         self._show(self.create_page)
         self.create_page.fields.passphrase.setFocus()
@@ -311,6 +344,7 @@ class MainWindow(QMainWindow):
     def _listed(self, summaries: object) -> None:
         if self.space is not None:  # locked meanwhile: show nothing
             self.library.set_assets(summaries)  # type: ignore[arg-type]
+            self.editing.set_summaries(summaries)  # type: ignore[arg-type]
 
     def refresh_dashboard(self) -> None:
         space, templates = self.space, self.templates
@@ -345,152 +379,55 @@ class MainWindow(QMainWindow):
         if self.space is not None:
             self.library.show_search_results(query, hits)  # type: ignore[arg-type]
 
-    # ----------------------------------------------------------------- editor
-
-    def _save_editor(self) -> None:
-        if self.editor is not None:
-            self.editor.save_now()
-
-    def new_asset(self) -> None:
-        ordered = sorted(self.templates.values(), key=lambda t: (t.source != "builtin", t.name))
-        template, accepted = TemplatePicker.get_template(ordered, self)
-        if accepted and template is not None:
-            self.open_editor(template, None)
-
-    def open_asset(self, asset_id: str) -> None:
-        space = self.space
-        if space is None:
-            return
-        self.runner.run_store(
-            lambda: space.get_asset(asset_id),
-            on_done=self._asset_loaded,
-            on_error=lambda error: self.statusBar().showMessage(describe(error), 8000),
-        )
-
-    def _asset_loaded(self, record: object) -> None:
-        assert isinstance(record, AssetRecord)
-        template = self.templates.get(record.template_id)
-        if template is None:
-            self.statusBar().showMessage(
-                self.tr("The template of “{title}” is not installed, so it cannot be edited here.")
-                .format(title=record.title), 8000)  # fmt: skip
-            return
-        self.open_editor(template, record)
-
-    def open_editor(self, template: Template, record: AssetRecord | None) -> None:
-        self._close_editor()
-        editor = AssetEditor(template, record, self)
-        editor.save_requested.connect(self._save_asset)
-        editor.close_requested.connect(self._leave_editor)
-        editor.history_requested.connect(self.show_history)
-        self.editor = editor
-        self.stack.addWidget(editor)
-        self._show(editor)
-        editor.title.setFocus()
-
-    def _save_asset(self, title: str, values: dict, tags: list) -> None:  # type: ignore[type-arg]
-        space, editor = self.space, self.editor
-        if space is None or editor is None:
-            return
-        template, record = editor.template, editor.record
-
-        def save() -> AssetRecord:
-            if record is None:
-                return space.add_asset(template.qualified_id, title, values, tags,
-                                       template_version=template.version)  # fmt: skip
-            return space.edit_asset(record.id, title=title, fields=values, tags=tags,
-                                    template_version=template.version)  # fmt: skip
-
-        def done(saved: object) -> None:
-            assert isinstance(saved, AssetRecord)
-            if self.editor is editor:
-                editor.saved(saved)
-            self.refresh_library()
-
-        self.runner.run_store(
-            save, on_done=done, on_error=lambda error: editor.save_failed(describe(error))
-        )
-
-    def show_history(self) -> None:
-        space, editor = self.space, self.editor
-        if space is None or editor is None or editor.record is None:
-            return
-        asset_id = editor.record.id
-        self.runner.run_store(
-            lambda: space.history(asset_id),
-            on_done=lambda versions: self._open_history(asset_id, versions),
-            on_error=lambda error: self.statusBar().showMessage(describe(error), 8000),
-        )
-
-    def _open_history(self, asset_id: str, versions: object) -> None:
-        space, editor = self.space, self.editor
-        if space is None or editor is None:
-            return
-        template = editor.template
-        dialog = HistoryDialog(editor.title.text(), versions, self)  # type: ignore[arg-type]
-        self.history_dialog = dialog
-
-        def render(version: int) -> None:
-            self.runner.run_store(
-                lambda: to_html(space.get_version(asset_id, version), template),
-                on_done=lambda html: dialog.show_version(version, str(html)),
-            )
-
-        def restore(version: int) -> None:
-            self.runner.run_store(
-                lambda: space.restore_version(asset_id, version),
-                on_done=self._restored,
-                on_error=lambda error: self.statusBar().showMessage(describe(error), 8000),
-            )
-
-        dialog.version_requested.connect(render)
-        dialog.restore_requested.connect(restore)
-        first = dialog.selected_version()
-        if first is not None:
-            render(first)
-        dialog.open()
-
-    def _restored(self, record: object) -> None:
-        assert isinstance(record, AssetRecord)
-        if self.editor is not None and self.editor.record is not None \
-                and self.editor.record.id == record.id:  # fmt: skip
-            self.editor.reload(record)
-        self.statusBar().showMessage(
-            self.tr("Restored as version {n}.").format(n=record.version), 8000
-        )
-        self.refresh_library()
-
-    def _leave_editor(self) -> None:
-        editor = self.editor
-        if editor is not None and editor.dirty:
-            editor.save_now()
-            if editor.show_problems():
-                return  # stay: the person sees what to fix before anything is lost
-        self._close_editor()
-        self._show(self.library)
-        self.library.table.setFocus()
-
-    def _close_editor(self) -> None:
-        if self.editor is not None:
-            self.stack.removeWidget(self.editor)
-            self.editor.deleteLater()
-            self.editor = None
-
     # ---------------------------------------------------------------- settings
 
     def show_settings(self) -> None:
-        minutes = round(self.idle_timer.interval() / 60_000)
-        dialog = SettingsDialog(minutes, self.space is not None, self)
+        current = GeneralSettings(
+            round(self.idle_timer.interval() / 60_000),
+            preferences.default_space_folder(self.settings),
+            preferences.read(self.settings, preferences.THEME),
+        )
+        dialog = SettingsDialog(current, self.space is not None, self)
         self.settings_dialog = dialog
         dialog.idle_minutes.valueChanged.connect(self._idle_minutes_changed)
+        dialog.space_folder_changed.connect(
+            lambda folder: preferences.write(self.settings, preferences.SPACE_FOLDER, folder))
+        dialog.theme_changed.connect(self._theme_changed)
         dialog.change_passphrase_requested.connect(self._change_passphrase)
         dialog.new_recovery_key_requested.connect(self._new_recovery_key)
+        dialog.recalibrate_requested.connect(self._recalibrate)
+        if self.space is not None:
+            kdf = Space.read_header(self.space.path).kdf
+            if isinstance(kdf.get("m"), int) and isinstance(kdf.get("t"), int):
+                dialog.show_kdf_cost(kdf["m"], kdf["t"], None)
         dialog.open()
 
     def _idle_minutes_changed(self, minutes: int) -> None:
-        self.settings.setValue("security/idle_lock_minutes", minutes)
-        self.settings.sync()
+        preferences.write(self.settings, preferences.IDLE_LOCK_MINUTES, minutes)
         self.set_idle_lock(minutes * 60_000)
+
+    def _theme_changed(self, theme: str) -> None:
+        preferences.write(self.settings, preferences.THEME, theme)
+        application = QApplication.instance()
+        if isinstance(application, QApplication):
+            apply_theme(application, theme)
+
+    def _recalibrate(self, passphrase: str) -> None:
+        space, dialog = self.space, self.settings_dialog
+        if space is None or dialog is None:
+            return
+        seconds = None if self.kdf_policy.fixed else self.kdf_policy.target_seconds
+
+        def done(result: object) -> None:
+            assert isinstance(result, tuple)
+            new = result[1]
+            dialog.recalibrated(None, new.memory_kib, new.iterations, seconds)
+
+        self.runner.run_store(
+            lambda: space.recalibrate(passphrase),
+            on_done=done,
+            on_error=lambda error: dialog.recalibrated(describe(error)),
+        )
 
     def _change_passphrase(self, passphrase: str) -> None:
         space, dialog = self.space, self.settings_dialog
@@ -543,9 +480,7 @@ class MainWindow(QMainWindow):
 
     def lock(self) -> None:
         """Forget everything decrypted and return to the unlock screen."""
-        if self.editor is not None and self.editor.dirty and not self.editor.show_problems():
-            self.editor.save_now()  # queued before the lock below: store jobs run in order
-        self._close_editor()
+        self.editing.lock()
         space, self.space = self.space, None
         self.idle_timer.stop()
         self.library.clear()

@@ -1,13 +1,21 @@
-"""Preferences: general settings, and the Security page (passphrase, recovery key)."""
+"""Preferences: general settings (idle lock, where new spaces go, theme), and the
+Security page (passphrase, recovery key, key-derivation cost)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
+    QComboBox,
     QDialog,
     QDialogButtonBox,
+    QFileDialog,
     QFormLayout,
+    QHBoxLayout,
     QLabel,
+    QLineEdit,
     QPushButton,
     QSpinBox,
     QTabWidget,
@@ -15,7 +23,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ui.first_run import ERROR_STYLE, PassphraseFields, RecoveryKeyPage, _body
+from ui.first_run import PassphraseFields, RecoveryKeyPage, _body
+from ui.theme import error_style
+
+THEME_LABELS = {"system": "Follow the system", "light": "Light", "dark": "Dark"}
+
+
+@dataclass(frozen=True)
+class GeneralSettings:
+    idle_minutes: int
+    space_folder: Path
+    theme: str
 
 
 class SettingsDialog(QDialog):
@@ -23,12 +41,18 @@ class SettingsDialog(QDialog):
 
     change_passphrase_requested = Signal(str)
     new_recovery_key_requested = Signal()
+    recalibrate_requested = Signal(str)  # the current passphrase
+    space_folder_changed = Signal(str)
+    theme_changed = Signal(str)
 
-    def __init__(self, idle_minutes: int, unlocked: bool, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, current: GeneralSettings, unlocked: bool, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("SettingsDialog")
         self.setWindowTitle(self.tr("Preferences"))
         self.tabs = QTabWidget(self)
+        idle_minutes = current.idle_minutes
 
         general = QWidget(self.tabs)
         self.idle_minutes = QSpinBox(general)
@@ -39,11 +63,37 @@ class SettingsDialog(QDialog):
         self.idle_minutes.setSpecialValueText(self.tr("Never"))
         self.idle_minutes.setAccessibleName(self.tr("Lock after inactivity"))
         self.idle_minutes.setMaximumWidth(160)
+        self.space_folder = QLineEdit(str(current.space_folder), general)
+        self.space_folder.setObjectName("space_folder")
+        self.space_folder.setReadOnly(True)
+        self.space_folder.setAccessibleName(self.tr("Folder for new spaces"))
+        self.choose_folder = QPushButton(self.tr("C&hoose…"), general)
+        self.choose_folder.setObjectName("choose_folder")
+        self.theme = QComboBox(general)
+        self.theme.setObjectName("theme")
+        self.theme.setAccessibleName(self.tr("Theme"))
+        for value, label in THEME_LABELS.items():
+            self.theme.addItem(self.tr(label), value)
+        self.theme.setCurrentIndex(max(0, self.theme.findData(current.theme)))
+        self.theme.setMaximumWidth(220)
+
+        self.choose_folder.clicked.connect(self._choose_folder)
+        self.theme.currentIndexChanged.connect(
+            lambda _i: self.theme_changed.emit(str(self.theme.currentData())))
+
+        folder_row = QHBoxLayout()
+        folder_row.addWidget(self.space_folder, 1)
+        folder_row.addWidget(self.choose_folder)
         general_form = QFormLayout(general)
         general_form.addRow(self.tr("&Lock after inactivity"), self.idle_minutes)
         general_form.addRow("", _body(self.tr(
             "Locking clears everything decrypted from the screen and from memory Cairn "
             "controls. Your work is saved first."), general))  # fmt: skip
+        general_form.addRow(self.tr("New spaces go in"), folder_row)
+        general_form.addRow("", _body(self.tr(
+            "Where Cairn suggests creating a new space. Existing spaces stay where they are; "
+            "keep your space somewhere that is backed up."), general))  # fmt: skip
+        general_form.addRow(self.tr("&Theme"), self.theme)
 
         security = QWidget(self.tabs)
         self.passphrase = PassphraseFields(security)
@@ -60,7 +110,23 @@ class SettingsDialog(QDialog):
         self.key_page = RecoveryKeyPage(self)
         self.key_page.continue_button.setText(self.tr("Done"))
         self.key_page.hide()
-        for widget in (self.passphrase, self.change_button, self.new_key_button):
+        self.kdf_intro = _body(self.tr(
+            "Your passphrase is stretched with Argon2id so that guessing it is slow. Cairn "
+            "measured this computer when the space was made; after moving to a faster "
+            "computer, measure again so that guessing stays just as slow there."),
+            security)  # fmt: skip
+        self.kdf_cost = QLabel(security)
+        self.kdf_cost.setObjectName("kdf_cost")
+        self.kdf_cost.setWordWrap(True)
+        self.recalibrate_passphrase = QLineEdit(security)
+        self.recalibrate_passphrase.setObjectName("recalibrate_passphrase")
+        self.recalibrate_passphrase.setEchoMode(QLineEdit.EchoMode.Password)
+        self.recalibrate_passphrase.setPlaceholderText(self.tr("Your current passphrase"))
+        self.recalibrate_passphrase.setAccessibleName(self.tr("Current passphrase"))
+        self.recalibrate_button = QPushButton(self.tr("Measure again"), security)
+        self.recalibrate_button.setObjectName("recalibrate")
+        for widget in (self.passphrase, self.change_button, self.new_key_button,
+                       self.recalibrate_passphrase, self.recalibrate_button):  # fmt: skip
             widget.setEnabled(unlocked)
         if not unlocked:
             self.security_status.setText(self.tr("Unlock a space to change its security settings."))
@@ -69,6 +135,8 @@ class SettingsDialog(QDialog):
         self.change_button.clicked.connect(self._change)
         self.new_key_button.clicked.connect(self.new_recovery_key_requested)
         self.key_page.continue_requested.connect(self._key_done)
+        self.recalibrate_button.clicked.connect(self._recalibrate)
+        self.recalibrate_passphrase.returnPressed.connect(self._recalibrate)
 
         security_layout = QVBoxLayout(security)
         security_layout.addWidget(QLabel(self.tr("<b>Passphrase</b>"), security))
@@ -79,6 +147,14 @@ class SettingsDialog(QDialog):
         security_layout.addWidget(QLabel(self.tr("<b>Recovery key</b>"), security))
         security_layout.addWidget(self.recovery_intro)
         security_layout.addWidget(self.new_key_button)
+        security_layout.addSpacing(12)
+        security_layout.addWidget(QLabel(self.tr("<b>Cost of guessing</b>"), security))
+        security_layout.addWidget(self.kdf_intro)
+        security_layout.addWidget(self.kdf_cost)
+        recalibrate_row = QHBoxLayout()
+        recalibrate_row.addWidget(self.recalibrate_passphrase, 1)
+        recalibrate_row.addWidget(self.recalibrate_button)
+        security_layout.addLayout(recalibrate_row)
         security_layout.addStretch(1)
 
         self.tabs.addTab(general, self.tr("General"))
@@ -89,8 +165,45 @@ class SettingsDialog(QDialog):
         layout.addWidget(self.tabs)
         layout.addWidget(self.key_page)  # shown instead of the tabs, once
         layout.addWidget(self.buttons)
-        self.resize(620, 560)
+        self.resize(640, 700)
         self._update()
+
+    def _choose_folder(self) -> None:
+        chosen = self._ask_folder(self.space_folder.text())
+        if chosen:
+            self.space_folder.setText(chosen)
+            self.space_folder_changed.emit(chosen)
+
+    def _ask_folder(self, start: str) -> str:
+        return QFileDialog.getExistingDirectory(self, self.tr("Folder for new spaces"), start)
+
+    def show_kdf_cost(self, memory_kib: int, iterations: int, seconds: float | None) -> None:
+        text = self.tr("Each unlock uses {memory} MiB of memory and {passes} passes.").format(
+            memory=memory_kib // 1024, passes=iterations)  # fmt: skip
+        if seconds is not None:
+            text += " " + self.tr("On this computer that takes about {s:.1f} s.").format(s=seconds)
+        self.kdf_cost.setStyleSheet("")
+        self.kdf_cost.setText(text)
+
+    def _recalibrate(self) -> None:
+        passphrase = self.recalibrate_passphrase.text()
+        if not passphrase:
+            self.recalibrate_passphrase.setFocus()
+            return
+        self.recalibrate_button.setEnabled(False)
+        self.kdf_cost.setStyleSheet("")
+        self.kdf_cost.setText(self.tr("Measuring this computer and re-protecting the key…"))
+        self.recalibrate_requested.emit(passphrase)
+
+    def recalibrated(self, error: str | None, memory_kib: int = 0, iterations: int = 0,
+                     seconds: float | None = None) -> None:  # fmt: skip
+        self.recalibrate_passphrase.clear()
+        self.recalibrate_button.setEnabled(True)
+        if error:
+            self.kdf_cost.setStyleSheet(error_style())
+            self.kdf_cost.setText(error)
+        else:
+            self.show_kdf_cost(memory_kib, iterations, seconds)
 
     def _update(self) -> None:
         self.change_button.setEnabled(self.passphrase.ready and self.passphrase.isEnabled())
@@ -105,7 +218,7 @@ class SettingsDialog(QDialog):
     def passphrase_changed(self, error: str | None) -> None:
         self.passphrase.clear()
         if error:
-            self.security_status.setStyleSheet(ERROR_STYLE)
+            self.security_status.setStyleSheet(error_style())
             self.security_status.setText(error)
         else:
             self.security_status.setText(self.tr("Your passphrase has been changed."))

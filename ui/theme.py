@@ -182,9 +182,15 @@ def effective_theme(app: QGuiApplication, choice: str) -> str:
 
 def _set_palette(app: QApplication, theme: str) -> None:
     icons.clear_cache()
+    old_error = error_style()
     # Widgets repaint on a palette change, and icons.SvgIconEngine reads the new
     # palette while painting, so icons already on screen take the new colours.
     app.setPalette(dark_palette() if theme == "dark" else light_palette())
+    new_error = error_style()
+    if new_error != old_error:  # error labels styled earlier take the new colour too
+        for widget in app.allWidgets():
+            if widget.styleSheet() == old_error:
+                widget.setStyleSheet(new_error)
 
 
 def _on_color_scheme_changed(app: QApplication, scheme: Qt.ColorScheme) -> None:

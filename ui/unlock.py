@@ -16,7 +16,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ui.first_run import ERROR_STYLE, Page, PassphraseFields, _body, _heading, busy_bar
+from ui.first_run import Page, PassphraseFields, _body, _heading, busy_bar
+from ui.theme import error_style
 
 
 class UnlockPage(Page):
@@ -46,7 +47,7 @@ class UnlockPage(Page):
         self.error = QLabel(self.column)
         self.error.setObjectName("error")
         self.error.setWordWrap(True)
-        self.error.setStyleSheet(ERROR_STYLE)
+        self.error.setStyleSheet(error_style())
         self.forgot_button = QPushButton(self.tr("Forgot your passphrase?"), self.column)
         self.forgot_button.setObjectName("forgot_button")
         self.forgot_button.setFlat(True)
@@ -166,7 +167,7 @@ class RecoverPage(Page):
         self.error = QLabel(self.column)
         self.error.setObjectName("error")
         self.error.setWordWrap(True)
-        self.error.setStyleSheet(ERROR_STYLE)
+        self.error.setStyleSheet(error_style())
         self.back_button = QPushButton(self.tr("Back"), self.column)
         self.recover_button = QPushButton(self.tr("Set passphrase and unlock"), self.column)
         self.recover_button.setObjectName("recover_button")

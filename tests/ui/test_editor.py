@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 
 from app.forms.library import builtin_templates
 from app.forms.model import Template
@@ -15,22 +14,6 @@ from tests.conftest import PASSPHRASE
 from ui.editor import AssetEditor, TemplatePicker
 from ui.fields import ChecklistInput, make_input
 from ui.main_window import MainWindow
-
-
-@pytest.fixture
-def unlocked(qtbot, tmp_path: Path, kdf_policy: KdfPolicy):  # type: ignore[no-untyped-def]
-    path = tmp_path / "s.cairn"
-    Space.create(path, PASSPHRASE, kdf_policy=kdf_policy)[0].lock()
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    settings.setValue("spaces/recent", [str(path)])
-    window = MainWindow(kdf_policy=kdf_policy, settings=settings)
-    qtbot.addWidget(window)
-    window.show()
-    window.unlock_space(str(path), PASSPHRASE)
-    qtbot.waitUntil(lambda: window.stack.currentWidget() is window.library, timeout=10000)
-    yield window
-    window.lock()
-    window.runner.wait()
 
 
 def test_every_field_type_has_an_input_that_round_trips(qtbot) -> None:  # type: ignore[no-untyped-def]
@@ -199,8 +182,8 @@ def test_history_shows_versions_and_restores_one(qtbot, unlocked: MainWindow) ->
     assert editor is not None
     assert editor.title.text() == "Final"
     qtbot.mouseClick(editor.history_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: window.history_dialog is not None, timeout=10000)
-    dialog = window.history_dialog
+    qtbot.waitUntil(lambda: window.editing.history_dialog is not None, timeout=10000)
+    dialog = window.editing.history_dialog
     assert dialog is not None
     assert dialog.versions.count() == 2
     assert "(current)" in dialog.versions.item(0).text()
