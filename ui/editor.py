@@ -8,7 +8,7 @@ import copy
 from typing import Any, NamedTuple
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QFont, QKeyEvent, QKeySequence
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QFont, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QDialog,
@@ -29,7 +29,7 @@ from app.forms.answers import computed_values, defaults, validate
 from app.forms.model import Template
 from store.records import AssetRecord, AttachmentInfo
 from ui.asset_picker import AssetEntry
-from ui.attachments import AttachmentsPanel
+from ui.attachments import AttachmentsPanel, local_files
 from ui.connections import ConnectionsPanel, section_heading
 from ui.fields import AttachmentInput, FieldInput, FormContext, make_input
 from ui.icons import icon
@@ -75,6 +75,7 @@ class AssetEditor(QWidget):
         self._applying = False
         self._after_save: list[Any] = []
         self.context = FormContext(self)
+        self.setAcceptDrops(True)  # files dropped anywhere on the editor are attached
 
         self.back_button = QPushButton(icon("back"), self.tr("Library"), self)
         self.back_button.setObjectName("back_button")
@@ -457,6 +458,20 @@ class AssetEditor(QWidget):
             AttachmentInput
         ):
             asked_by.add_chosen([info.id for info in infos])
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if local_files(event.mimeData()):
+            event.setDropAction(Qt.DropAction.CopyAction)
+            event.accept()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = local_files(event.mimeData())
+        if paths:
+            event.setDropAction(Qt.DropAction.CopyAction)
+            event.accept()
+            self.attach_requested.emit(paths, None)
 
     def _field_wants_files(self, field_input: object) -> None:
         paths = self.attachments.ask_files()

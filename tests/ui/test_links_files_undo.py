@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt, QUrl
-from PySide6.QtGui import QColor, QDesktopServices, QImage
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QColor, QDesktopServices, QDragEnterEvent, QDropEvent, QImage
+from PySide6.QtWidgets import QApplication
 
 from app.forms.library import TemplateLibrary
 from ui.editor import AssetEditor
@@ -192,3 +193,27 @@ def test_attachments_add_thumbnail_open_save_copy_and_delete(  # type: ignore[no
     window.lock()
     window.runner.wait()
     assert not temporary.exists()
+
+
+def test_files_dropped_on_the_editor_are_attached(  # type: ignore[no-untyped-def]
+    qtbot, unlocked: MainWindow, tmp_path: Path
+) -> None:
+    window = unlocked
+    assert window.space is not None
+    record = window.space.add_asset("builtin/reflection", "After the workshop", {})
+    editor = _open(qtbot, window, record.id)
+    picture = _png(tmp_path / "flipchart.png")
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(picture)), QUrl.fromLocalFile(str(tmp_path))])
+    actions = Qt.DropAction.CopyAction | Qt.DropAction.MoveAction
+    enter = QDragEnterEvent(QPoint(300, 300), actions, mime, Qt.MouseButton.LeftButton,
+                            Qt.KeyboardModifier.NoModifier)  # fmt: skip
+    QApplication.sendEvent(editor, enter)
+    assert enter.isAccepted()
+    dropped = QDropEvent(QPointF(300, 300), actions, mime, Qt.MouseButton.LeftButton,
+                         Qt.KeyboardModifier.NoModifier)  # fmt: skip
+    QApplication.sendEvent(editor, dropped)
+    assert dropped.dropAction() == Qt.DropAction.CopyAction  # the original stays where it was
+    qtbot.waitUntil(lambda: len(editor.context.attachments) == 1, timeout=10000)  # not the folder
+    assert [i.name for i in window.space.attachments(record.id)] == ["flipchart.png"]
+    assert picture.exists()
