@@ -7,7 +7,9 @@ unlock (in a background thread unless asked otherwise).
 
 from __future__ import annotations
 
+import io
 import mimetypes
+import os
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -26,9 +28,12 @@ from store.records import (
     VersionInfo,
 )
 from store.search import SearchHit, SearchIndex, flatten_text
-from store.spacefile import NewAsset, SpaceFile
+from store.spacefile import CaptureRecord, NewAsset, SpaceFile
 
 MIN_ID_PREFIX = 4
+#: Only images up to this size are decoded for a thumbnail (app.thumbnails.MAX_THUMBNAIL_SOURCE;
+#: repeated here so that attaching a file never imports Qt unless an image needs it).
+THUMBNAIL_SOURCE_LIMIT = 64 * 1024 * 1024
 
 
 class AmbiguousId(StoreError):
@@ -57,6 +62,32 @@ def _resolve(prefix: str, ids: Iterable[str], missing: Exception) -> str:
     if len(candidates) > 1:
         raise AmbiguousId(f"{prefix!r} matches {len(candidates)} items; give more characters")
     return candidates[0]
+
+
+def looks_like_image(media_type: str) -> bool:
+    """True for an image/* media type (the same test as app.thumbnails.is_image, without Qt)."""
+    return media_type.split(";", 1)[0].strip().lower().startswith("image/")
+
+
+def make_thumbnail(data: bytes) -> bytes | None:
+    """A PNG thumbnail of image bytes, or None (not an image, too big, or no QtGui here)."""
+    if not data or len(data) > THUMBNAIL_SOURCE_LIMIT:
+        return None
+    try:  # QtGui is imported only when an image needs it; a headless box may lack its libraries
+        from app.thumbnails import thumbnail_png
+    except ImportError:
+        return None
+    return thumbnail_png(data)
+
+
+def _source_size(source: IO[bytes]) -> int | None:
+    """Bytes left to read, when that can be known without reading."""
+    if isinstance(source, io.BytesIO):
+        return len(source.getbuffer()) - source.tell()
+    try:
+        return os.fstat(source.fileno()).st_size - source.tell()
+    except (OSError, AttributeError, ValueError, io.UnsupportedOperation):
+        return None
 
 
 class Space:
@@ -306,19 +337,105 @@ class Space:
         name: str | None = None,
         media_type: str | None = None,
         progress: Callable[[int], None] | None = None,
+        *,
+        thumbnail: bool = False,
     ) -> AttachmentInfo:
-        """Stream a file into the space as an attachment of the asset."""
+        """Stream a file into the space as an attachment of the asset.
+
+        With `thumbnail`, an image of at most THUMBNAIL_SOURCE_LIMIT bytes also
+        gets a PNG thumbnail, stored encrypted in the same transaction. Such an
+        image is read into memory once and streamed from there; bigger files
+        and other types are streamed as always and never decoded.
+        """
         if isinstance(source, Path):
             name = name or source.name
             media_type = media_type or mimetypes.guess_type(source.name)[0]
             with source.open("rb") as handle:
-                return self._store.add_attachment(
-                    asset_id, handle, name, media_type or "application/octet-stream", progress
-                )
+                return self.attach(asset_id, handle, name, media_type, progress,
+                                   thumbnail=thumbnail)  # fmt: skip
+        media_type = media_type or "application/octet-stream"
+        png = None
+        if thumbnail and looks_like_image(media_type):
+            size = _source_size(source)
+            if size is not None and size <= THUMBNAIL_SOURCE_LIMIT:
+                data = source.read()
+                png = make_thumbnail(data)
+                source = io.BytesIO(data)
         return self._store.add_attachment(
-            asset_id, source, name or "attachment", media_type or "application/octet-stream",
-            progress,
-        )  # fmt: skip
+            asset_id, source, name or "attachment", media_type, progress, png
+        )
+
+    def add_asset_with_file(
+        self,
+        template_id: str,
+        title: str,
+        source: IO[bytes],
+        *,
+        name: str,
+        media_type: str | None = None,
+        fields: Mapping[str, Any] | None = None,
+        tags: Iterable[str] = (),
+        attachment_field: str | None = None,
+        template: Template | None = None,
+        template_version: str | None = None,
+        thumbnail: bytes | None = None,
+        capture: CaptureRecord | None = None,
+        before_commit: Callable[[AttachmentInfo], None] | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> tuple[AssetRecord, AttachmentInfo, CaptureRecord | None]:
+        """Create an asset with one file, in one transaction: the asset, the
+        attachment (listed in `attachment_field`), its `thumbnail` PNG and a
+        capture record. See SpaceFile.add_asset_with_attachment."""
+        values = dict(fields or {})
+        skills, status = summary_facts(template, values) if template else ([], "")
+        new = NewAsset(
+            template_id=template_id,
+            title=title,
+            fields=values,
+            tags=normalise_tags(tags),
+            links=[],
+            template_version=template_version,
+            skills=skills,
+            status=status,
+        )
+        record, info, stored = self._store.add_asset_with_attachment(
+            new,
+            source,
+            name,
+            media_type or mimetypes.guess_type(name)[0] or "application/octet-stream",
+            attachment_field=attachment_field,
+            thumbnail=thumbnail,
+            capture=capture,
+            before_commit=before_commit,
+            progress=progress,
+        )
+        self._index_record(record)
+        return record, info, stored
+
+    def set_thumbnail(self, attachment_id: str, png: bytes) -> None:
+        """Store (or replace) an attachment's PNG thumbnail, encrypted."""
+        self._store.set_thumbnail(attachment_id, png)
+
+    def thumbnail(self, attachment_id: str) -> bytes | None:
+        """The attachment's stored PNG thumbnail, or None if it has none."""
+        return self._store.thumbnail(attachment_id)
+
+    def all_attachments(self) -> tuple[list[AttachmentInfo], list[str]]:
+        """Every readable attachment's record (not its content), and the ids of damaged ones."""
+        return self._store.list_all_attachments()
+
+    # ----------------------------------------------------------------- capture
+
+    def capture_records(self) -> tuple[list[CaptureRecord], list[str]]:
+        """What the capture service took in so far (readable records, damaged ids)."""
+        return self._store.capture_records()
+
+    def add_capture_record(self, record: CaptureRecord) -> CaptureRecord:
+        return self._store.add_capture_record(record)
+
+    def has_asset(self, asset_id: str) -> bool:
+        """Whether an asset with exactly this id exists (no decryption)."""
+        return asset_id in self._store.asset_ids()
 
     def attachments(self, asset_id: str) -> list[AttachmentInfo]:
         return self._store.list_attachments(asset_id)

@@ -7,6 +7,8 @@ the single SQLite connection it owns.
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import functools
 import hashlib
 import json
@@ -73,6 +75,8 @@ from store.tables import (
     AssetVersionRow,
     AttachmentChunkRow,
     AttachmentRow,
+    AttachmentThumbnailRow,
+    CaptureRecordRow,
     IdentityRow,
     KeySlotRow,
     Meta,
@@ -81,7 +85,12 @@ from store.tables import (
 FORMAT_NAME = "cairn-space"
 FORMAT_VERSION = 1
 STORE_TABLES = (Meta, KeySlotRow, AssetRow, AssetVersionRow, AttachmentRow,
-                AttachmentChunkRow, IdentityRow)  # fmt: skip
+                AttachmentChunkRow, IdentityRow, AttachmentThumbnailRow,
+                CaptureRecordRow)  # fmt: skip
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+#: A thumbnail is a preview a few hundred pixels wide: anything bigger is refused.
+MAX_THUMBNAIL_BYTES = 1024 * 1024
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -249,6 +258,49 @@ class NewAsset:
     created: str | None = None
     skills: list[str] = field(default_factory=list)
     status: str = ""
+
+
+@dataclass(frozen=True)
+class CaptureRecord:
+    """A file the capture service took in from an inbox folder, and what became of it.
+
+    `folder` and `name` are the keys the service matches files by (see
+    app.capture); `outcome` is "imported" or "duplicate"; `kept` says whether
+    the original was left where it was. The whole record is sealed.
+    """
+
+    sha256: str
+    folder: str
+    name: str
+    size: int
+    mtime_ns: int
+    asset_id: str = ""
+    outcome: str = "imported"
+    kept: bool = True
+    captured: str = ""
+    id: str = ""
+
+    def sealed_part(self) -> dict[str, Any]:
+        return {
+            "sha256": self.sha256, "folder": self.folder, "name": self.name, "size": self.size,
+            "mtime_ns": self.mtime_ns, "asset_id": self.asset_id, "outcome": self.outcome,
+            "kept": self.kept, "captured": self.captured,
+        }  # fmt: skip
+
+    @classmethod
+    def from_sealed(cls, row_id: str, data: dict[str, Any]) -> CaptureRecord:
+        return cls(
+            sha256=str(data.get("sha256", "")),
+            folder=str(data.get("folder", "")),
+            name=str(data.get("name", "")),
+            size=int(data.get("size", 0)),
+            mtime_ns=int(data.get("mtime_ns", 0)),
+            asset_id=str(data.get("asset_id", "")),
+            outcome=str(data.get("outcome", "imported")),
+            kept=bool(data.get("kept", True)),
+            captured=str(data.get("captured", "")),
+            id=row_id,
+        )
 
 
 class SpaceFile:
@@ -538,16 +590,28 @@ class SpaceFile:
     def _manifest_sum(self, session: Session) -> tuple[int, int]:
         accumulator = count = 0
         term = self._manifest.term
-        for table, model in (
-            ("asset", AssetRow),
-            ("asset_version", AssetVersionRow),
-            ("attachment", AttachmentRow),
-            ("identity", IdentityRow),
-        ):
-            for row_id, version in session.exec(select(model.id, model.version)):
+        # Runs at unlock before any upgrade, so only the tables of the file's own schema.
+        present = migrations.tables_at(self.schema_version)
+        for table, id_column, version_column in (
+            ("asset", AssetRow.id, AssetRow.version),
+            ("asset_version", AssetVersionRow.id, AssetVersionRow.version),
+            ("attachment", AttachmentRow.id, AttachmentRow.version),
+            ("identity", IdentityRow.id, IdentityRow.version),
+            ("attachment_thumbnail", AttachmentThumbnailRow.attachment_id,
+             AttachmentThumbnailRow.version),
+            ("capture_record", CaptureRecordRow.id, CaptureRecordRow.version),
+        ):  # fmt: skip
+            if table not in present:
+                continue
+            for row_id, version in session.exec(select(id_column, version_column)):
                 accumulator ^= term(table, row_id, version)
                 count += 1
         return accumulator, count
+
+    def _has_schema_2(self) -> bool:
+        """Whether this file has thumbnails and capture records (a read-only
+        space that failed its check may still be at schema 1)."""
+        return self.schema_version >= 2
 
     # -------------------------------------------------------------- migrations
 
@@ -569,27 +633,32 @@ class SpaceFile:
         old: tuple[FieldSealer, FieldSealer],
         new: tuple[FieldSealer, FieldSealer],
     ) -> None:
-        # (model, table, column, sealer, owner column or None)
-        columns: list[tuple[type[SQLModel], str, str, int, str | None]] = [
-            (AssetRow, "asset", "summary", 0, None),
-            (AssetRow, "asset", "body", 0, None),
-            (AssetVersionRow, "asset_version", "document", 0, "asset_id"),
-            (AttachmentRow, "attachment", "meta", 0, "asset_id"),
-            (IdentityRow, "identity", "public_key", 0, None),
-            (IdentityRow, "identity", "private_key", 1, None),
-        ]
-        for model, table, column, which, owner_column in columns:
-            owner_expression = getattr(model, owner_column or "id")
+        # (model, table, id column, column, sealer, owner column or None)
+        columns: list[tuple[type[SQLModel], str, str, str, int, str | None]] = [
+            (AssetRow, "asset", "id", "summary", 0, None),
+            (AssetRow, "asset", "id", "body", 0, None),
+            (AssetVersionRow, "asset_version", "id", "document", 0, "asset_id"),
+            (AttachmentRow, "attachment", "id", "meta", 0, "asset_id"),
+            (IdentityRow, "identity", "id", "public_key", 0, None),
+            (IdentityRow, "identity", "id", "private_key", 1, None),
+            (AttachmentThumbnailRow, "attachment_thumbnail", "attachment_id", "data", 0,
+             "asset_id"),
+            (CaptureRecordRow, "capture_record", "id", "data", 0, None),
+        ]  # fmt: skip
+        present = migrations.tables_at(new[0].schema_version)
+        for model, table, id_name, column, which, owner_column in columns:
+            if table not in present:
+                continue
+            id_column = getattr(model, id_name)
+            owner_expression = getattr(model, owner_column or id_name)
             rows = session.exec(
-                select(model.id, model.version, getattr(model, column), owner_expression)  # type: ignore[attr-defined]
+                select(id_column, model.version, getattr(model, column), owner_expression)  # type: ignore[attr-defined]
             ).all()
             for row_id, version, blob, owner_value in rows:
                 owner = owner_value if owner_column else None
                 value = old[which].open(blob, table, column, row_id, version, owner)
                 sealed = new[which].seal(table, column, row_id, version, value, owner)
-                session.execute(
-                    update(model).where(model.id == row_id).values({column: sealed})  # type: ignore[attr-defined]
-                )
+                session.execute(update(model).where(id_column == row_id).values({column: sealed}))
 
     # ---------------------------------------------------------------- identity
 
@@ -650,6 +719,24 @@ class SpaceFile:
         body = self._fields.open(body_blob, "asset", "body", row_id, version)
         return AssetRecord.from_parts(row_id, version, summary, body)
 
+    @staticmethod
+    def _new_record(new: NewAsset, asset_id: str) -> AssetRecord:
+        stamp = new.created or now_iso()
+        return AssetRecord(
+            id=asset_id,
+            version=1,
+            template_id=new.template_id,
+            template_version=new.template_version,
+            title=new.title,
+            fields=new.fields,
+            tags=new.tags,
+            links=new.links,
+            created=stamp,
+            updated=stamp,
+            skills=list(new.skills),
+            status=new.status,
+        )
+
     @_database_errors
     def insert_assets(self, assets: Iterable[NewAsset]) -> list[AssetRecord]:
         """Create assets in one transaction (one durable commit for the batch)."""
@@ -657,21 +744,7 @@ class SpaceFile:
         with self._write() as (session, delta):
             rows = []
             for new in assets:
-                stamp = new.created or now_iso()
-                record = AssetRecord(
-                    id=str(uuid.uuid4()),
-                    version=1,
-                    template_id=new.template_id,
-                    template_version=new.template_version,
-                    title=new.title,
-                    fields=new.fields,
-                    tags=new.tags,
-                    links=new.links,
-                    created=stamp,
-                    updated=stamp,
-                    skills=list(new.skills),
-                    status=new.status,
-                )
+                record = self._new_record(new, str(uuid.uuid4()))
                 summary, body = self._seal_asset(record)
                 rows.append({"id": record.id, "version": 1, "summary": summary, "body": body})
                 delta.add("asset", record.id, 1)
@@ -845,6 +918,9 @@ class SpaceFile:
                     )
                 )
             session.execute(delete(AttachmentRow).where(col(AttachmentRow.asset_id) == asset_id))
+            if self._has_schema_2():
+                for attachment_id in attachment_ids:
+                    self._delete_thumbnail(session, delta, attachment_id)
             session.delete(row)
 
     # ------------------------------------------------------------- attachments
@@ -872,13 +948,81 @@ class SpaceFile:
         name: str,
         media_type: str = "application/octet-stream",
         progress: Callable[[int], None] | None = None,
+        thumbnail: bytes | None = None,
     ) -> AttachmentInfo:
         """Stream a file into the space in 1 MiB sealed chunks, in one transaction.
 
         One transaction keeps it all-or-nothing: a crash half-way leaves no
         trace, and SQLite spills to the WAL so memory stays at a few chunks.
+        A `thumbnail` (PNG) is stored in the same transaction.
         """
-        attachment_id = str(uuid.uuid4())
+        with self._write() as (session, delta):
+            if session.get(AssetRow, asset_id) is None:
+                raise NoSuchAsset(asset_id)
+            info = self._stream_attachment(
+                session, delta, str(uuid.uuid4()), asset_id, source, name, media_type, progress
+            )
+            if thumbnail is not None:
+                self._put_thumbnail(session, delta, info.id, asset_id, thumbnail)
+        return info
+
+    @_database_errors
+    def add_asset_with_attachment(
+        self,
+        new: NewAsset,
+        source: IO[bytes],
+        name: str,
+        media_type: str = "application/octet-stream",
+        *,
+        attachment_field: str | None = None,
+        thumbnail: bytes | None = None,
+        capture: CaptureRecord | None = None,
+        before_commit: Callable[[AttachmentInfo], None] | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> tuple[AssetRecord, AttachmentInfo, CaptureRecord | None]:
+        """Create an asset with one attachment, its thumbnail and a capture record,
+        all in one transaction (so a crash never leaves an asset without its file).
+
+        `attachment_field` names the field that lists the attachment's id.
+        `capture` gets the stored content's SHA-256 and the new asset's id.
+        `before_commit` sees the stored attachment before the commit; whatever
+        it raises rolls everything back and propagates (so do `progress`'s).
+        """
+        asset_id, attachment_id = str(uuid.uuid4()), str(uuid.uuid4())
+        if attachment_field:
+            new = dataclasses.replace(new, fields={**new.fields, attachment_field: [attachment_id]})
+        record = self._new_record(new, asset_id)
+        stored: CaptureRecord | None = None
+        with self._write() as (session, delta):
+            info = self._stream_attachment(
+                session, delta, attachment_id, asset_id, source, name, media_type, progress
+            )
+            if before_commit is not None:
+                before_commit(info)
+            summary, body = self._seal_asset(record)
+            session.add(AssetRow(id=asset_id, version=1, summary=summary, body=body))
+            delta.add("asset", asset_id, 1)
+            if thumbnail is not None:
+                self._put_thumbnail(session, delta, attachment_id, asset_id, thumbnail)
+            if capture is not None:
+                stored = self._put_capture_record(
+                    session,
+                    delta,
+                    dataclasses.replace(capture, sha256=info.sha256, asset_id=asset_id),
+                )
+        return record, info, stored
+
+    def _stream_attachment(
+        self,
+        session: Session,
+        delta: _ManifestDelta,
+        attachment_id: str,
+        asset_id: str,
+        source: IO[bytes],
+        name: str,
+        media_type: str,
+        progress: Callable[[int], None] | None,
+    ) -> AttachmentInfo:
         digest = hashlib.sha256()
         # SHA-256 runs on a helper thread: hashlib and SQLite both release the GIL,
         # so hashing chunk n overlaps with writing it. At most one chunk is in
@@ -886,64 +1030,59 @@ class SpaceFile:
         hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cairn-sha256")
         hashing: Future[None] | None = None
         try:
-            with self._write() as (session, delta):
-                cipher = ChunkCipher(self._attachments_key, attachment_id)
-                if session.get(AssetRow, asset_id) is None:
-                    raise NoSuchAsset(asset_id)
-                connection = session.connection()
-                size = index = 0
-                current = _read_full(source, CHUNK_SIZE)
-                while True:
-                    following = (
-                        _read_full(source, CHUNK_SIZE) if len(current) == CHUNK_SIZE else b""
-                    )
-                    last = not following
-                    if hashing is not None:
-                        hashing.result()
-                    hashing = hasher.submit(digest.update, current)
-                    size += len(current)
-                    connection.exec_driver_sql(
-                        "INSERT INTO attachment_chunk (attachment_id, seq, data) VALUES (?, ?, ?)",
-                        (attachment_id, index, cipher.seal(index, current, last)),
-                    )
-                    if progress is not None:
-                        progress(size)
-                    if last:
-                        break
-                    current, index = following, index + 1
-                hashing.result()
-                info = AttachmentInfo(
-                    id=attachment_id,
-                    asset_id=asset_id,
-                    name=name,
-                    size=size,
-                    sha256=digest.hexdigest(),
-                    media_type=media_type,
-                    created=now_iso(),
+            cipher = ChunkCipher(self._attachments_key, attachment_id)
+            connection = session.connection()
+            size = index = 0
+            current = _read_full(source, CHUNK_SIZE)
+            while True:
+                following = _read_full(source, CHUNK_SIZE) if len(current) == CHUNK_SIZE else b""
+                last = not following
+                if hashing is not None:
+                    hashing.result()
+                hashing = hasher.submit(digest.update, current)
+                size += len(current)
+                connection.exec_driver_sql(
+                    "INSERT INTO attachment_chunk (attachment_id, seq, data) VALUES (?, ?, ?)",
+                    (attachment_id, index, cipher.seal(index, current, last)),
                 )
-                meta = {
-                    "name": name,
-                    "sha256": info.sha256,
-                    "media_type": media_type,
-                    "created": info.created,
-                    "size": size,
-                    "chunks": index + 1,
-                }
-                session.add(
-                    AttachmentRow(
-                        id=attachment_id,
-                        asset_id=asset_id,
-                        version=1,
-                        size=size,
-                        chunk_count=index + 1,
-                        meta=self._fields.seal(
-                            "attachment", "meta", attachment_id, 1, meta, owner=asset_id
-                        ),
-                    )
-                )
-                delta.add("attachment", attachment_id, 1)
+                if progress is not None:
+                    progress(size)
+                if last:
+                    break
+                current, index = following, index + 1
+            hashing.result()
         finally:
             hasher.shutdown(wait=True)
+        info = AttachmentInfo(
+            id=attachment_id,
+            asset_id=asset_id,
+            name=name,
+            size=size,
+            sha256=digest.hexdigest(),
+            media_type=media_type,
+            created=now_iso(),
+        )
+        meta = {
+            "name": name,
+            "sha256": info.sha256,
+            "media_type": media_type,
+            "created": info.created,
+            "size": size,
+            "chunks": index + 1,
+        }
+        session.add(
+            AttachmentRow(
+                id=attachment_id,
+                asset_id=asset_id,
+                version=1,
+                size=size,
+                chunk_count=index + 1,
+                meta=self._fields.seal(
+                    "attachment", "meta", attachment_id, 1, meta, owner=asset_id
+                ),
+            )
+        )
+        delta.add("attachment", attachment_id, 1)
         return info
 
     @_database_errors
@@ -967,6 +1106,20 @@ class SpaceFile:
             ).all()
         infos = [self._open_attachment_meta(row) for row in rows]
         return sorted(infos, key=lambda info: (info.created, info.name))
+
+    @_database_errors
+    def list_all_attachments(self) -> tuple[list[AttachmentInfo], list[str]]:
+        """Every readable attachment's record (no content), and the ids of damaged ones."""
+        with self._read() as session:
+            rows = session.exec(select(AttachmentRow)).all()
+        infos: list[AttachmentInfo] = []
+        damaged: list[str] = []
+        for row in rows:
+            try:
+                infos.append(self._open_attachment_meta(row))
+            except DamagedRecord:
+                damaged.append(row.id)
+        return infos, damaged
 
     @_database_errors_in_generator
     def read_attachment(self, attachment_id: str, *, check_digest: bool = False) -> Iterator[bytes]:
@@ -1031,7 +1184,139 @@ class SpaceFile:
                     col(AttachmentChunkRow.attachment_id) == attachment_id
                 )
             )
+            if self._has_schema_2():
+                self._delete_thumbnail(session, delta, attachment_id)
             session.delete(row)
+
+    # -------------------------------------------------------------- thumbnails
+
+    def _require_schema_2(self) -> None:
+        if not self._has_schema_2():
+            raise DamagedSpace(
+                "the space is read-only at an older schema (it failed its integrity check)"
+            )
+
+    def _put_thumbnail(
+        self,
+        session: Session,
+        delta: _ManifestDelta,
+        attachment_id: str,
+        asset_id: str,
+        png: bytes,
+    ) -> None:
+        if not png.startswith(PNG_SIGNATURE) or len(png) > MAX_THUMBNAIL_BYTES:
+            raise ValueError("a thumbnail must be a PNG of at most 1 MiB")
+        row = session.get(AttachmentThumbnailRow, attachment_id)
+        version = 1
+        if row is not None:
+            delta.remove("attachment_thumbnail", attachment_id, row.version)
+            version = row.version + 1
+        else:
+            row = AttachmentThumbnailRow(
+                attachment_id=attachment_id, asset_id=asset_id, version=version, data=b""
+            )
+        row.asset_id, row.version = asset_id, version
+        # Sealed values are JSON, so the PNG travels as base64 (thumbnails are small).
+        value = {"png": base64.b64encode(png).decode("ascii")}
+        row.data = self._fields.seal(
+            "attachment_thumbnail", "data", attachment_id, version, value, owner=asset_id
+        )
+        session.add(row)
+        delta.add("attachment_thumbnail", attachment_id, version)
+
+    def _delete_thumbnail(
+        self, session: Session, delta: _ManifestDelta, attachment_id: str
+    ) -> None:
+        row = session.get(AttachmentThumbnailRow, attachment_id)
+        if row is not None:
+            delta.remove("attachment_thumbnail", attachment_id, row.version)
+            session.delete(row)
+
+    def _open_thumbnail(self, row: AttachmentThumbnailRow, asset_id: str) -> bytes:
+        """The PNG of a thumbnail row, bound to the asset its attachment belongs to."""
+        if row.asset_id != asset_id:
+            raise DamagedRecord("attachment_thumbnail", row.attachment_id, "owner")
+        value = self._fields.open(
+            row.data, "attachment_thumbnail", "data", row.attachment_id, row.version, asset_id
+        )
+        try:
+            png = base64.b64decode(value["png"], validate=True)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DamagedRecord("attachment_thumbnail", row.attachment_id, "data") from exc
+        if not png.startswith(PNG_SIGNATURE):
+            raise DamagedRecord("attachment_thumbnail", row.attachment_id, "data")
+        return png
+
+    @_database_errors
+    def set_thumbnail(self, attachment_id: str, png: bytes) -> None:
+        """Store (or replace) the PNG thumbnail of an attachment, sealed."""
+        self._require_schema_2()
+        with self._write() as (session, delta):
+            attachment = session.get(AttachmentRow, attachment_id)
+            if attachment is None:
+                raise NoSuchAttachment(attachment_id)
+            self._put_thumbnail(session, delta, attachment_id, attachment.asset_id, png)
+
+    @_database_errors
+    def thumbnail(self, attachment_id: str) -> bytes | None:
+        """The attachment's PNG thumbnail, or None if it has none; DamagedRecord
+        if the stored one was altered, moved or belongs to another attachment."""
+        with self._read() as session:
+            attachment = session.get(AttachmentRow, attachment_id)
+            if attachment is None:
+                raise NoSuchAttachment(attachment_id)
+            if not self._has_schema_2():
+                return None
+            row = session.get(AttachmentThumbnailRow, attachment_id)
+        if row is None:
+            return None
+        return self._open_thumbnail(row, attachment.asset_id)
+
+    # --------------------------------------------------------- capture records
+
+    def _put_capture_record(
+        self, session: Session, delta: _ManifestDelta, record: CaptureRecord
+    ) -> CaptureRecord:
+        record = dataclasses.replace(
+            record, id=str(uuid.uuid4()), captured=record.captured or now_iso()
+        )
+        session.add(
+            CaptureRecordRow(
+                id=record.id,
+                version=1,
+                data=self._fields.seal(
+                    "capture_record", "data", record.id, 1, record.sealed_part()
+                ),
+            )  # fmt: skip
+        )
+        delta.add("capture_record", record.id, 1)
+        return record
+
+    @_database_errors
+    def add_capture_record(self, record: CaptureRecord) -> CaptureRecord:
+        """Store a record (e.g. of a duplicate not imported); returns it with its id."""
+        self._require_schema_2()
+        with self._write() as (session, delta):
+            return self._put_capture_record(session, delta, record)
+
+    @_database_errors
+    def capture_records(self) -> tuple[list[CaptureRecord], list[str]]:
+        """Every readable capture record, and the ids of damaged ones."""
+        if not self._has_schema_2():
+            return [], []
+        with self._read() as session:
+            rows = session.exec(
+                select(CaptureRecordRow.id, CaptureRecordRow.version, CaptureRecordRow.data)
+            ).all()
+        records: list[CaptureRecord] = []
+        damaged: list[str] = []
+        for row_id, version, blob in rows:
+            try:
+                data = self._fields.open(blob, "capture_record", "data", row_id, version)
+                records.append(CaptureRecord.from_sealed(row_id, data))
+            except (DamagedRecord, TypeError, ValueError):
+                damaged.append(row_id)
+        return records, damaged
 
     # -------------------------------------------------------------- key slots
 
@@ -1178,6 +1463,8 @@ class SpaceFile:
             problems.append(
                 Problem(f"attachment {orphan}", "its record is missing (chunks remain)")
             )
+        if self._has_schema_2():
+            self._verify_schema_2(problems)
         if len(identity_rows) != 1:
             problems.append(
                 Problem("identity", f"{len(identity_rows)} identity keys found, expected 1")
@@ -1196,3 +1483,24 @@ class SpaceFile:
             except (DamagedRecord, ValueError):
                 problems.append(Problem("identity", "damaged or tampered with"))
         return report
+
+    def _verify_schema_2(self, problems: list[Problem]) -> None:
+        """Thumbnails open and belong to a present attachment; capture records open."""
+        with self._read() as session:
+            owners = dict(session.exec(select(AttachmentRow.id, AttachmentRow.asset_id)).all())
+            thumbnail_ids = list(session.exec(select(AttachmentThumbnailRow.attachment_id)))
+        for attachment_id in thumbnail_ids:
+            with self._read() as session:
+                row = session.get(AttachmentThumbnailRow, attachment_id)
+            if row is None:  # deleted meanwhile
+                continue
+            if attachment_id not in owners:
+                problems.append(Problem(f"thumbnail {attachment_id}", "its attachment is missing"))
+                continue
+            try:
+                self._open_thumbnail(row, owners[attachment_id])
+            except DamagedRecord:
+                problems.append(Problem(f"thumbnail {attachment_id}", "damaged or tampered with"))
+        _, damaged = self.capture_records()
+        for record_id in damaged:
+            problems.append(Problem(f"capture record {record_id}", "damaged or tampered with"))

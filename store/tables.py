@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from sqlmodel import Field, SQLModel
 
-# Tables whose rows the manifest covers, with how to read (id, version) from each.
-MANIFEST_TABLES = ("asset", "asset_version", "attachment", "identity")
+# Tables whose rows the manifest covers (each row counts by its id and version).
+MANIFEST_TABLES = (
+    "asset", "asset_version", "attachment", "identity", "attachment_thumbnail", "capture_record",
+)  # fmt: skip
 
 
 class Meta(SQLModel, table=True):
@@ -74,3 +76,27 @@ class IdentityRow(SQLModel, table=True):
     version: int
     public_key: bytes
     private_key: bytes
+
+
+class AttachmentThumbnailRow(SQLModel, table=True):
+    """A small PNG preview of an image attachment (schema 2).
+
+    Sealed with the fields sub-key and bound to the attachment id and to the
+    asset it belongs to; deleted with its attachment.
+    """
+
+    __tablename__ = "attachment_thumbnail"
+    attachment_id: str = Field(primary_key=True)
+    asset_id: str = Field(index=True)
+    version: int
+    data: bytes
+
+
+class CaptureRecordRow(SQLModel, table=True):
+    """One file taken in from a watched inbox folder (schema 2): where it came
+    from, its hash and what became of it, all sealed; see docs/capture.md."""
+
+    __tablename__ = "capture_record"
+    id: str = Field(primary_key=True)
+    version: int
+    data: bytes

@@ -157,8 +157,9 @@ def test_an_older_schema_is_upgraded_and_resealed(
         session.connection().exec_driver_sql("CREATE TABLE upgraded (x INTEGER)")
         ran.append(1)
 
-    monkeypatch.setattr(migrations, "SCHEMA_VERSION", 2)
-    monkeypatch.setitem(migrations.MIGRATIONS, 1, step)
+    current = migrations.SCHEMA_VERSION
+    monkeypatch.setattr(migrations, "SCHEMA_VERSION", current + 1)
+    monkeypatch.setitem(migrations.MIGRATIONS, current, step)
     with Space.open(space_path, PASSPHRASE, kdf_policy=kdf_policy) as upgraded:
         assert ran == [1]
         assert upgraded.get_asset(asset.id).title == "Old format, edited"
@@ -167,7 +168,7 @@ def test_an_older_schema_is_upgraded_and_resealed(
     with Space.open(space_path, PASSPHRASE, kdf_policy=kdf_policy) as again:
         assert ran == [1]  # upgraded once
         assert again.get_asset(asset.id).fields == {"body": "kept"}
-    monkeypatch.setattr(migrations, "SCHEMA_VERSION", 1)
+    monkeypatch.setattr(migrations, "SCHEMA_VERSION", current)
     from store.errors import UnsupportedVersion
 
     with pytest.raises(UnsupportedVersion):
