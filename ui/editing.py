@@ -112,6 +112,8 @@ class EditingController(QObject):
         self.open_editor(template, record)
 
     def open_editor(self, template: Template, record: AssetRecord | None) -> None:
+        if self._space() is None:
+            return  # locked meanwhile (e.g. while the template picker was open)
         self.close_editor()
         editor = AssetEditor(template, record, self.parent_widget)
         editor.save_requested.connect(self._save)

@@ -481,6 +481,9 @@ class MainWindow(QMainWindow):
     def lock(self) -> None:
         """Forget everything decrypted and return to the unlock screen."""
         self.editing.lock()
+        if self.settings_dialog is not None:
+            self.settings_dialog.close()  # its Security page acts on the space
+            self.settings_dialog = None
         space, self.space = self.space, None
         self.idle_timer.stop()
         self.library.clear()

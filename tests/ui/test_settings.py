@@ -103,3 +103,14 @@ def test_recalibration_from_the_security_page(  # type: ignore[no-untyped-def]
     window.lock()
     window.runner.wait()
     Space.open(path, PASSPHRASE, kdf_policy=kdf_policy).lock()
+
+
+def test_locking_closes_preferences(qtbot, unlocked: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    window = unlocked
+    window.preferences_action.trigger()
+    dialog = window.settings_dialog
+    assert dialog is not None
+    assert dialog.isVisible()
+    window.lock_action.trigger()
+    assert not dialog.isVisible()
+    assert window.settings_dialog is None
