@@ -65,7 +65,7 @@ class SearchIndex:
         self._db.execute(
             "CREATE VIRTUAL TABLE entry USING fts5("
             "asset_id UNINDEXED, title, body, tags, "
-            "tokenize = 'unicode61 remove_diacritics 2')"
+            "tokenize = 'unicode61 remove_diacritics 2', prefix = '1')"
         )
         self._versions: dict[str, float] = {}
         # asset id -> FTS rowid: deleting by an UNINDEXED column would scan the table.
