@@ -45,6 +45,7 @@ from app.forms.model import Template
 from store.records import AssetSummary
 from store.search import HIGHLIGHT_END, HIGHLIGHT_START
 from ui.dashboard import HINT_STYLE, DashboardPage
+from ui.icons import icon
 
 #: Sidebar entries: (label, template kinds shown; None for all).
 DASHBOARD = "dashboard"
@@ -57,6 +58,7 @@ KIND_FILTERS: list[tuple[str, frozenset[str] | str | None]] = [
     ("Evidence", frozenset({"evidence"})),
     ("Journal", frozenset({"journal"})),
 ]
+KIND_ICONS = ("dashboard", "all-items", "plan", "reflection", "record", "evidence", "journal")
 ALL_ITEMS_ROW = 1
 
 TITLE, TEMPLATE, UPDATED, TAGS, STATUS = range(5)
@@ -438,6 +440,10 @@ class SidebarDelegate(QStyledItemDelegate):
         else:
             ink = opt.palette.color(QPalette.ColorRole.Text) if choosable else quiet
         rect = opt.rect.adjusted(self.MARGIN, 0, -self.MARGIN, 0)
+        if style is not None and not opt.icon.isNull():  # the text goes after the icon
+            opt.text = label
+            rect.setLeft(style.subElementRect(QStyle.SubElement.SE_ItemViewItemText, opt,
+                                              widget).left() + 4)  # fmt: skip
         if not choosable:
             rect.setBottom(rect.bottom() - 3)  # a heading sits on its section
         align = opt.displayAlignment & Qt.AlignmentFlag.AlignVertical_Mask
@@ -483,9 +489,10 @@ class LibraryPage(QWidget):
         self.sidebar.setObjectName("sidebar")
         self.sidebar.setAccessibleName(self.tr("Show"))
         self.sidebar.setItemDelegate(SidebarDelegate(self.sidebar))
+        self.sidebar.setIconSize(QSize(18, 18))
         self.sidebar.setUniformItemSizes(False)
-        for label, kinds in KIND_FILTERS:
-            item = QListWidgetItem(self.tr(label), self.sidebar)
+        for (label, kinds), name in zip(KIND_FILTERS, KIND_ICONS, strict=True):
+            item = QListWidgetItem(icon(name), self.tr(label), self.sidebar)
             item.setData(Qt.ItemDataRole.UserRole, kinds)
         self._sections: dict[str, QListWidgetItem] = {}
         for field, title in (("tags", self.tr("Tags")), ("skills", self.tr("Skills"))):
@@ -710,8 +717,9 @@ class LibraryPage(QWidget):
                 self.sidebar.takeItem(first)
             if not facets:
                 self._add_none_yet(field)
+            facet_icon = icon("tag" if field == "tags" else "skill")
             for offset, (facet, count) in enumerate(facets):
-                item = QListWidgetItem(facet.label)
+                item = QListWidgetItem(facet_icon, facet.label)
                 item.setData(Qt.ItemDataRole.UserRole, facet)
                 item.setData(COUNT_ROLE, count)
                 item.setData(Qt.ItemDataRole.AccessibleDescriptionRole, self._items(count))

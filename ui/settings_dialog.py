@@ -165,7 +165,7 @@ class SettingsDialog(QDialog):
         layout.addWidget(self.tabs)
         layout.addWidget(self.key_page)  # shown instead of the tabs, once
         layout.addWidget(self.buttons)
-        self.resize(640, 700)
+        self.resize(640, 600)
         self._update()
 
     def _choose_folder(self) -> None:
@@ -178,8 +178,12 @@ class SettingsDialog(QDialog):
         return QFileDialog.getExistingDirectory(self, self.tr("Folder for new spaces"), start)
 
     def show_kdf_cost(self, memory_kib: int, iterations: int, seconds: float | None) -> None:
-        text = self.tr("Each unlock uses {memory} MiB of memory and {passes} passes.").format(
-            memory=memory_kib // 1024, passes=iterations)  # fmt: skip
+        memory = (self.tr("{n} MiB").format(n=memory_kib // 1024) if memory_kib >= 1024
+                  else self.tr("{n} KiB").format(n=memory_kib))  # fmt: skip
+        passes = self.tr("1 pass") if iterations == 1 else self.tr("{n} passes").format(
+            n=iterations)  # fmt: skip
+        text = self.tr("Each unlock uses {memory} of memory and {passes}.").format(
+            memory=memory, passes=passes)  # fmt: skip
         if seconds is not None:
             text += " " + self.tr("On this computer that takes about {s:.1f} s.").format(s=seconds)
         self.kdf_cost.setStyleSheet("")

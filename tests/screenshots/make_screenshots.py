@@ -22,6 +22,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 from app.demo import DEMO_PASSPHRASE, create_demo_space  # noqa: E402
 from tests.support import TEST_KDF_POLICY  # noqa: E402
 from ui.main_window import MainWindow  # noqa: E402
+from ui.theme import apply_theme  # noqa: E402
 
 
 def settle(app: QApplication, window: MainWindow) -> None:
@@ -36,6 +37,7 @@ def main(out: Path) -> int:
     os.environ["XDG_DATA_HOME"] = str(work / "data")
     os.environ["XDG_CONFIG_HOME"] = str(work / "config")
     app = QApplication([])
+    apply_theme(app, "light")
     space_path = work / "demo.cairn"
     create_demo_space(space_path, TEST_KDF_POLICY).lock()
 
@@ -65,12 +67,25 @@ def main(out: Path) -> int:
     assert window.space is not None
     by_title = {s.title: s.id for s in window.space.list_assets()[0]}
     for name, title in (("editor-plan", "Run stand-ups that end on time"),
-                        ("editor-reflection", "A tough client call about scope")):  # fmt: skip
-        window.open_asset(by_title[title])
+                        ("editor-reflection", "A tough client call about scope"),
+                        ("editor-evidence", "Whiteboard after the stand-up workshop")):  # fmt: skip
+        window.editing.open_asset(by_title[title])
         settle(app, window)
         window.grab().save(str(out / f"{name}.png"))
-        window._leave_editor()
+        window.editing.leave_editor()
         settle(app, window)
+    window.show_settings()
+    settle(app, window)
+    assert window.settings_dialog is not None
+    window.settings_dialog.grab().save(str(out / "settings.png"))
+    window.settings_dialog.tabs.setCurrentIndex(1)
+    settle(app, window)
+    window.settings_dialog.grab().save(str(out / "settings-security.png"))
+    window.settings_dialog.close()
+    apply_theme(app, "dark")
+    settle(app, window)
+    window.grab().save(str(out / "library-dark.png"))
+    apply_theme(app, "light")
     window.lock()
     settle(app, window)
     print(f"wrote {len(list(out.glob('*.png')))} screenshots to {out}")
