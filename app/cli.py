@@ -1,4 +1,8 @@
-"""The `cairn` command line: headless access to a space. Never imports Qt."""
+"""The `cairn` command line: headless access to a space.
+
+Never imports Qt, except `capture`, which loads QtGui (no widgets) to read the
+images it imports.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,17 @@ import argparse
 import getpass
 import json
 import os
+import queue
+import re
+import signal
 import sys
 import textwrap
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.forms.answers import (
     InvalidAnswers,
@@ -42,6 +50,9 @@ from store.kdf import PRODUCTION_POLICY, KdfPolicy
 from store.records import AssetRecord
 from store.search import HIGHLIGHT_END, HIGHLIGHT_START
 
+if TYPE_CHECKING:
+    from app.capture import CaptureEvent, CaptureService, CaptureSummary
+
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -49,6 +60,7 @@ EXIT_WRONG_SECRET = 3
 EXIT_DAMAGED = 4
 EXIT_NOT_FOUND = 5
 EXIT_NOT_A_SPACE = 6
+EXIT_NOT_ALL_CAPTURED = 7
 
 EXIT_CODES_HELP = """\
 exit codes:
@@ -59,6 +71,7 @@ exit codes:
   4  the space is damaged or has been tampered with (see `cairn verify`)
   5  no such asset, version or attachment
   6  the space file does not exist or is not a Cairn space
+  7  capture --once: some files could not be imported (each is named on stderr)
 
 The passphrase comes from --passphrase-file FILE, else the CAIRN_PASSPHRASE
 environment variable, else a prompt. Ids may be shortened to a unique prefix
@@ -171,6 +184,24 @@ def build_parser() -> argparse.ArgumentParser:
     recover = command("recover", "set a new passphrase using the recovery key")
     recover.add_argument("--recovery-key-file", type=Path, metavar="F")
     recover.add_argument("--new-passphrase-file", type=Path, metavar="F")
+
+    capture = command(
+        "capture", "import new files from inbox folders as evidence (see docs/capture.md)"
+    )
+    where = capture.add_mutually_exclusive_group(required=True)
+    where.add_argument("--watch", action="append", type=Path, metavar="DIR",
+                       help="watch DIR until interrupted (Ctrl+C); repeatable")  # fmt: skip
+    where.add_argument("--once", action="append", type=Path, metavar="DIR",
+                       help="import what is in DIR now, then exit; repeatable")  # fmt: skip
+    capture.add_argument(
+        "--after", choices=("keep", "move", "delete"), default="keep",
+        help="what becomes of an imported file: keep it (default; it is remembered and never "
+        "imported again), move it into DIR/imported/, or delete it (overwritten first)",
+    )  # fmt: skip
+    capture.add_argument("--settle", type=float, default=2.0, metavar="SECONDS",
+                         help="import a file once unchanged this long (default 2)")  # fmt: skip
+    capture.add_argument("--ignore", action="append", default=[], metavar="GLOB",
+                         help="also ignore file names matching GLOB; repeatable")  # fmt: skip
 
     command("new-recovery-key", "issue a new recovery key (shown once); the old one stops working")
     command("verify", "check every record, attachment chunk and the manifest")
@@ -679,6 +710,111 @@ class Runner:
         else:
             self.out.line(f"Wrote {info.name} ({_human_size(info.size)}) to {out}.")
 
+    def cmd_capture(self) -> None:
+        from app.capture import (
+            DEFAULT_IGNORE,
+            AfterImport,
+            CaptureService,
+            CaptureSettings,
+            CaptureSummary,
+            InboxFolder,
+        )
+
+        folders: list[Path] = self.args.watch or self.args.once
+        for folder in folders:
+            if not folder.is_dir():
+                raise UsageError(f"{folder} is not a folder")
+        if not 0 <= self.args.settle <= 3600:
+            raise UsageError("--settle takes a number of seconds from 0 to 3600")
+        settings = CaptureSettings(
+            settle_seconds=self.args.settle, ignore=DEFAULT_IGNORE + tuple(self.args.ignore)
+        )
+        inboxes = [InboxFolder(folder, AfterImport(self.args.after)) for folder in folders]
+        summary = CaptureSummary()
+        with self.open() as space:
+            if space.integrity_problem:
+                raise DamagedSpace("nothing can be captured into a space that is read-only")
+            if self.args.once:
+                service = CaptureService(
+                    space, inboxes, lambda event: self._capture_line(event, summary),
+                    settings=settings,
+                )  # fmt: skip
+                service.run_once()
+            else:
+                events: queue.SimpleQueue[CaptureEvent] = queue.SimpleQueue()
+                service = CaptureService(space, inboxes, events.put, settings=settings)
+                self._watch_until_stopped(service, events, summary)
+        print(
+            f"cairn: {summary.imported} imported, {summary.duplicates} already in the space, "
+            f"{summary.skipped} skipped, {summary.failed} failed",
+            file=sys.stderr,
+        )
+        if self.args.once and summary.failed:
+            self.exit_code = EXIT_NOT_ALL_CAPTURED
+
+    def _watch_until_stopped(
+        self,
+        service: CaptureService,
+        events: queue.SimpleQueue[CaptureEvent],
+        summary: CaptureSummary,
+    ) -> None:
+        """Print events as they come until SIGINT or SIGTERM; both stop cleanly."""
+        stop = threading.Event()
+        previous: dict[signal.Signals, Any] = {}
+        if threading.current_thread() is threading.main_thread():
+            for wanted in (signal.SIGINT, signal.SIGTERM):
+                previous[wanted] = signal.signal(wanted, lambda *_: stop.set())
+        try:
+            service.start()
+            count = len(service.folders)
+            print(f"cairn: watching {count} folder{'s' if count != 1 else ''}; "
+                  "press Ctrl+C to stop", file=sys.stderr, flush=True)  # fmt: skip
+            while not stop.is_set():
+                try:
+                    self._capture_line(events.get(timeout=0.2), summary)
+                except queue.Empty:
+                    continue
+        finally:
+            service.stop()
+            for number, handler in previous.items():
+                signal.signal(number, handler)
+        while not events.empty():
+            self._capture_line(events.get_nowait(), summary)
+
+    def _capture_line(self, event: CaptureEvent, summary: CaptureSummary) -> None:
+        """One line per event: files on stdout, problems on stderr (JSON: all on stdout)."""
+        from app.capture import Duplicate, Failed, FolderBack, FolderMissing, Imported, Skipped
+
+        summary.count(event)
+        path = _printable(str(getattr(event, "path", None) or getattr(event, "folder", "")))
+        if self.out.as_json:
+            kind = re.sub(r"(?<!^)(?=[A-Z])", "_", type(event).__name__).lower()
+            data: dict[str, Any] = {"event": kind, "path": path}
+            for name, value in vars(event).items():
+                if name not in ("path", "folder") and value is not None:
+                    data[name] = _printable(str(value)) if isinstance(value, Path) else value
+            print(json.dumps(data, ensure_ascii=False), flush=True)
+            return
+        if isinstance(event, Imported):
+            moved = f"; moved to {_printable(str(event.moved_to))}" if event.moved_to else ""
+            line = f"Imported {path} as {event.asset_id[:8]} {_printable(event.title)!r}{moved}"
+        elif isinstance(event, Duplicate):
+            line = (f"Already in the space: {path} has the same content as "
+                    f"{event.existing_asset_id[:8]}; not imported again")  # fmt: skip
+        elif isinstance(event, Skipped):
+            line = f"Skipped {path}: {event.reason}"
+        elif isinstance(event, FolderBack):
+            line = f"The folder {path} is back; watching it again"
+        elif isinstance(event, FolderMissing):
+            print(f"cairn: warning: the folder {path} is missing; waiting for it to come back",
+                  file=sys.stderr, flush=True)  # fmt: skip
+            return
+        else:
+            assert isinstance(event, Failed)
+            print(f"cairn: could not import {path}: {event.message}", file=sys.stderr, flush=True)
+            return
+        print(line, flush=True)
+
     def _new_passphrase(self) -> str:
         if self.args.new_passphrase_file is not None:
             return read_secret_file(self.args.new_passphrase_file)
@@ -753,6 +889,13 @@ class Runner:
 
 
 # -------------------------------------------------------------------- main
+
+
+def _printable(text: str) -> str:
+    """Text safe to print on one line: undecodable bytes as U+FFFD, control and
+    direction-changing characters as escapes (a file name cannot break a line)."""
+    text = os.fsencode(text).decode("utf-8", "replace")
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _fail(code: int, message: str) -> int:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import queue
+import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -260,3 +264,127 @@ def test_new_recovery_key_replaces_the_old_one(cli, tmp_path: Path) -> None:  # 
     assert cli(*args, passphrase=None).code == 3
     key_file.write_text(new)
     assert cli(*args, passphrase=None).code == 0
+
+
+# ------------------------------------------------------------------ capture
+
+
+def test_capture_once_imports_what_is_there_and_remembers_it(  # type: ignore[no-untyped-def]
+    cli, path: Path, tmp_path: Path
+) -> None:
+    inbox = tmp_path / "Phone uploads"
+    inbox.mkdir()
+    (inbox / "2024-05-01_whiteboard.jpg").write_bytes(b"a photo")
+    (inbox / "copy of whiteboard.jpg").write_bytes(b"a photo")
+    (inbox / "placeholder.heic").write_bytes(b"")
+    (inbox / "download.pdf.crdownload").write_bytes(b"half")
+    result = cli("capture", path, "--once", inbox, "--settle", "0.1")
+    assert result.code == 0, result.err
+    imported, duplicate, skipped = result.out.splitlines()  # in name order
+    asset_id = imported.split(" as ")[1].split()[0]
+    assert (
+        imported
+        == f"Imported {inbox}/2024-05-01_whiteboard.jpg as {asset_id} '2024 05 01 whiteboard'"
+    )
+    assert duplicate == (
+        f"Already in the space: {inbox}/copy of whiteboard.jpg has the same content as "
+        f"{asset_id}; not imported again"
+    )
+    assert skipped.startswith(f"Skipped {inbox}/placeholder.heic: it is empty (0 bytes)")
+    assert "1 imported, 1 already in the space, 1 skipped, 0 failed" in result.err
+    shown = json.loads(cli("show", path, asset_id, "--json").out)
+    assert shown["template"] == "builtin/evidence"
+    assert shown["tags"] == ["captured"]
+    assert [a["name"] for a in shown["attachments"]] == ["2024-05-01_whiteboard.jpg"]
+    # Kept files are remembered: nothing is imported or reported twice.
+    again = cli("capture", path, "--once", inbox, "--settle", "0.1", "--json")
+    assert again.code == 0
+    assert [json.loads(line)["event"] for line in again.out.splitlines()] == ["skipped"]
+
+
+def test_capture_once_moves_and_reports_failures_with_exit_7(  # type: ignore[no-untyped-def]
+    cli, path: Path, tmp_path: Path
+) -> None:
+    from tests.app.test_capture import reading_as_an_ordinary_user
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "fine.txt").write_text("fine")
+    locked = inbox / "locked.txt"
+    locked.write_text("locked")
+    locked.chmod(0)
+    with reading_as_an_ordinary_user():
+        result = cli("capture", path, "--once", inbox, "--after", "move", "--settle", "0.1",
+                     "--json")  # fmt: skip
+    assert result.code == 7
+    [event] = [json.loads(line) for line in result.out.splitlines() if '"imported"' in line]
+    assert event["moved_to"] == str(inbox / "imported" / "fine.txt")
+    assert (inbox / "imported" / "fine.txt").read_text() == "fine"
+    [failed] = [json.loads(line) for line in result.out.splitlines() if '"failed"' in line]
+    assert failed["path"] == str(locked)
+    assert "permission denied" in failed["message"]
+    assert locked.exists()
+    assert cli("capture", path, "--once", tmp_path / "nowhere").code == 2
+    assert cli("capture", path, inbox).code == 2  # --watch or --once is required
+    assert cli("capture", path, "--once", inbox, "--watch", inbox).code == 2
+
+
+def test_capture_names_that_would_break_a_line_are_escaped(  # type: ignore[no-untyped-def]
+    cli, path: Path, tmp_path: Path
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "two\nlines.txt").write_text("x")
+    (inbox / os.fsdecode(b"caf\xe9.txt")).write_text("y")
+    result = cli("capture", path, "--once", inbox, "--settle", "0.1")
+    assert result.code == 0, result.err
+    lines = sorted(result.out.splitlines())
+    assert len(lines) == 2
+    assert lines[0].startswith(f"Imported {inbox}/caf\ufffd.txt as ")
+    assert lines[1].startswith(f"Imported {inbox}/two\\nlines.txt as ")
+
+
+def _start_capture_process(space: Path, *args: str) -> subprocess.Popen[str]:
+    """`cairn capture` in its own process, with the test KDF policy passed in by code."""
+    code = ("import sys; from app.cli import main; from tests.support import TEST_KDF_POLICY; "
+            "sys.exit(main(sys.argv[1:], kdf_policy=TEST_KDF_POLICY))")  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-c", code, "capture", str(space), *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        env={**os.environ, "CAIRN_PASSPHRASE": PASSPHRASE, "QT_QPA_PLATFORM": "offscreen"},
+    )  # fmt: skip
+
+
+def _lines(stream: Any) -> queue.Queue[str]:
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in stream], daemon=True).start()
+    return lines
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
+def test_capture_watch_runs_until_interrupted(  # type: ignore[no-untyped-def]
+    cli, path: Path, tmp_path: Path, stop_signal: signal.Signals
+) -> None:
+    first, second = tmp_path / "phone", tmp_path / "scanner"
+    first.mkdir()
+    second.mkdir()
+    (first / "waiting.txt").write_text("arrived while nothing watched")
+    process = _start_capture_process(path, "--watch", str(first), "--watch", str(second),
+                                     "--settle", "0.2", "--after", "delete")  # fmt: skip
+    try:
+        assert process.stdout is not None
+        assert process.stderr is not None
+        out, err = _lines(process.stdout), _lines(process.stderr)
+        assert "watching 2 folders" in err.get(timeout=60)
+        assert out.get(timeout=30).startswith(f"Imported {first}/waiting.txt as ")
+        (second / "scan_0001.pdf").write_text("scanned")
+        assert out.get(timeout=30).startswith(f"Imported {second}/scan_0001.pdf as ")
+        assert not (second / "scan_0001.pdf").exists()
+        process.send_signal(stop_signal)
+        assert process.wait(timeout=30) == 0
+    finally:
+        process.kill()
+        process.wait()
+    assert "2 imported, 0 already in the space, 0 skipped, 0 failed" in err.get(timeout=5)
+    titles = sorted(item["title"] for item in json.loads(cli("list", path, "--json").out))
+    assert titles == ["scan 0001", "waiting"]
