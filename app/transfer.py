@@ -123,6 +123,8 @@ class ExportJob(_Reporting):
     selection: Selection = Selection()
     #: The portable archive's own passphrase (other formats ignore it).
     archive_passphrase: str | None = None
+    #: log2 of the archive's scrypt cost; None is age's default (tests pass a cheap one).
+    archive_work_factor: int | None = None
 
 
 @dataclass
@@ -150,6 +152,8 @@ class TransferReport:
     skipped: list[str] = field(default_factory=list)
     #: Things the person should know that did not stop the job.
     warnings: list[str] = field(default_factory=list)
+    #: Records that could not be read and were left out (the CLI then exits 4).
+    damaged: list[str] = field(default_factory=list)
     #: The file or folder written, or the space imported into.
     path: Path | None = None
     #: Format-specific figures (e.g. "unchanged": assets already up to date).
