@@ -33,6 +33,7 @@ import threading
 import time
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -181,6 +182,27 @@ ImportRunner = Callable[[Callable[[], Any]], Any]
 SpaceProvider = Callable[[], Space | None]
 
 
+def blocking_runner(submit: Callable[[Callable[[], None]], object]) -> ImportRunner:
+    """An ImportRunner from a fire-and-forget `submit(function)`, such as the desktop
+    task runner's run_store: each job runs there, and its result or error is handed
+    back from that thread itself, never through the GUI thread (which may be the
+    one waiting in stop())."""
+
+    def run(job: Callable[[], Any]) -> Any:
+        done: Future[Any] = Future()
+
+        def call() -> None:
+            try:
+                done.set_result(job())
+            except BaseException as exc:  # handed to the capture thread, which decides
+                done.set_exception(exc)
+
+        submit(call)
+        return done.result()
+
+    return run
+
+
 @dataclass
 class CaptureSummary:
     imported: int = 0
@@ -326,6 +348,7 @@ class _Watched:
     key: str
     present: bool = False
     identity: tuple[int, int] | None = None
+    resolved: Path | None = None  # symbolic links resolved, to recognise the space's own files
     watch: ObservedWatch | None = None
     reported_missing: bool = False
 
@@ -427,15 +450,18 @@ class CaptureService:
 
     @property
     def is_running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._thread is not None and self._thread.is_alive() and not self._stopping.is_set()
 
     def start(self) -> None:
         """Scan the folders, then watch them, on a worker thread; returns at once."""
         if self.is_running:
             return
+        if self._thread is not None:  # still winding down after stop(timeout=0)
+            self._thread.join()
         self._stopping.clear()
         self._idle.clear()
         self._scanned = False
+        self._reported.clear()  # a new session tells again what is still wrong
         self._observer = Observer()
         self._observer.start()
         self._thread = threading.Thread(target=self._work, name="cairn-capture", daemon=True)
@@ -445,8 +471,10 @@ class CaptureService:
         """Stop watching; an import in progress is rolled back and done at the next start."""
         self._stopping.set()
         self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():  # not from on_event
+            thread.join(timeout)
+        if thread is not None and not thread.is_alive():
             self._thread = None
         if self._observer is not None:
             self._observer.stop()
@@ -512,9 +540,9 @@ class CaptureService:
             self._scanned = True
             self._loop()
         finally:
-            if self._observer is not None:
-                for watched in self._watched:
-                    self._unwatch(watched)
+            for watched in self._watched:  # the next start looks at every folder afresh
+                self._unwatch(watched)
+                watched.present, watched.identity, watched.reported_missing = False, None, False
             self._pending.clear()
             self._retry.clear()
 
@@ -564,18 +592,15 @@ class CaptureService:
     def _add_pending(self, watched: _Watched, path: Path) -> None:
         if not watched.present or path.parent != watched.inbox.path:
             return
-        if is_ignored(path.name, self.settings.ignore) or self._is_own_file(path):
+        if is_ignored(path.name, self.settings.ignore) or self._is_own_file(watched, path):
             return
         if path not in self._pending:
             self._idle.clear()
             now = time.monotonic()
             self._pending[path] = _Pending(watched, path, since=now, due=now)
 
-    def _is_own_file(self, path: Path) -> bool:
-        try:
-            return path.parent.resolve() / path.name in self._own_files
-        except OSError:
-            return False
+    def _is_own_file(self, watched: _Watched, path: Path) -> bool:
+        return watched.resolved is not None and watched.resolved / path.name in self._own_files
 
     # ------------------------------------------------------------- state
 
@@ -639,6 +664,10 @@ class CaptureService:
             came_back = watched.reported_missing
             watched.present, watched.identity = True, identity
             watched.reported_missing = False
+            try:
+                watched.resolved = folder.resolve()
+            except OSError:
+                watched.resolved = None
             self._watch(watched)
             if came_back and self._scanned:
                 self._emit(FolderBack(folder))

@@ -36,6 +36,7 @@ from app.capture import (
     Imported,
     InboxFolder,
     Skipped,
+    blocking_runner,
     parse_metadata_date,
     tidy_title,
 )
@@ -425,7 +426,7 @@ def test_imports_run_on_the_executor_the_caller_provides(
 
         monkeypatch.setattr(space, name, spy)
     with ThreadPoolExecutor(1, thread_name_prefix="app-store") as store_thread:
-        _, events = start_capture(inbox, run_import=lambda job: store_thread.submit(job).result())
+        _, events = start_capture(inbox, run_import=blocking_runner(store_thread.submit))
         write(inbox / "a.txt", b"a")
         write(inbox / "b.txt", b"b")
         events.wait_count(Imported, 2)
@@ -641,6 +642,33 @@ def test_stopping_rolls_back_an_import_in_progress(
     assert space.verify().ok
     _, again = start_capture(inbox)
     again.wait_count(Imported, 1, timeout=120)
+
+
+def test_a_listener_may_stop_the_service_and_it_can_start_again(space: Space, inbox: Path) -> None:
+    recorder = Recorder()
+
+    def stop_at_first(event: CaptureEvent) -> None:
+        recorder(event)
+        service.stop()  # on the capture thread itself
+
+    service = CaptureService(space, [InboxFolder(inbox)], stop_at_first, settings=FAST)
+    write(inbox / "first.txt", b"1")
+    service.start()
+    recorder.wait_count(Imported, 1)
+    write(inbox / "second.txt", b"2")
+    deadline = time.monotonic() + TIMEOUT
+    while service.is_running:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    service.stop(timeout=0)  # returns at once, whatever the worker is doing
+    service.start()
+    try:
+        assert [e.path.name for e in recorder.wait_count(Imported, 2)] == [
+            "first.txt",
+            "second.txt",
+        ]
+    finally:
+        service.stop()
 
 
 def test_nothing_of_the_space_reaches_the_log(
