@@ -11,7 +11,8 @@ import io
 import mimetypes
 import os
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
@@ -28,7 +29,7 @@ from store.records import (
     VersionInfo,
 )
 from store.search import SearchHit, SearchIndex, flatten_text
-from store.spacefile import CaptureRecord, NewAsset, SpaceFile
+from store.spacefile import CaptureRecord, ImportBatch, NewAsset, SpaceFile
 
 MIN_ID_PREFIX = 4
 #: Only images up to this size are decoded for a thumbnail (app.thumbnails.MAX_THUMBNAIL_SOURCE;
@@ -111,10 +112,17 @@ class Space:
 
     @classmethod
     def create(
-        cls, path: Path, passphrase: str, *, kdf_policy: KdfPolicy = PRODUCTION_POLICY
+        cls,
+        path: Path,
+        passphrase: str,
+        *,
+        kdf_policy: KdfPolicy = PRODUCTION_POLICY,
+        space_id: str | None = None,
     ) -> tuple[Space, str]:
-        """Create a space; returns it with the recovery key, which is shown only once."""
-        store, recovery_key = SpaceFile.create(Path(path), passphrase, kdf_policy)
+        """Create a space; returns it with the recovery key, which is shown only once.
+        `space_id` is for restoring a space from an archive under its own id."""
+        store, recovery_key = SpaceFile.create(Path(path), passphrase, kdf_policy,
+                                               space_id=space_id)  # fmt: skip
         return cls(store, index="lazy"), recovery_key
 
     @classmethod
@@ -309,6 +317,10 @@ class Space:
 
     def get_version(self, asset_id: str, version: int) -> AssetRecord:
         return self._store.get_version(asset_id, version)
+
+    def asset_versions(self, asset_id: str) -> list[AssetRecord]:
+        """Every version in full, oldest first; the last is current (for the archive)."""
+        return self._store.asset_versions(asset_id)
 
     def restore_version(self, asset_id: str, version: int) -> AssetRecord:
         """Make an earlier version current again (as a new version; nothing is lost)."""
@@ -523,3 +535,19 @@ class Space:
 
     def sign(self, data: bytes) -> bytes:
         return self._store.sign(data)
+
+    def export_identity(self) -> bytes:
+        """The raw Ed25519 private key; only the encrypted portable archive writes it."""
+        return self._store.export_identity()
+
+    # ----------------------------------------------------------------- imports
+
+    @contextmanager
+    def import_batch(self) -> Iterator[ImportBatch]:
+        """One all-or-nothing transaction for an import (see store.spacefile.ImportBatch);
+        the search index learns the imported assets once it is committed."""
+        with self._store.import_batch() as batch:
+            yield batch
+        if self._index_ready.is_set() or self._index_thread is not None:
+            for asset_id in batch.touched:
+                self._index_record(self._store.get_asset(asset_id))

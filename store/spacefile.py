@@ -100,25 +100,28 @@ class ConflictError(StoreError):
     """The asset changed since it was read (another window or process saved it)."""
 
 
+def _store_error(exc: sqlalchemy.exc.DatabaseError) -> StoreError:
+    """The store error for an SQLite failure: busy stays busy, the rest is damage."""
+    message = str(exc.orig) if exc.orig else str(exc)
+    if isinstance(exc, sqlalchemy.exc.OperationalError):
+        if "locked" in message or "busy" in message:
+            return StoreError("the space is busy in another program; try again")
+        if "readonly" in message or "unable to open" in message:
+            return StoreError(f"the space file cannot be written here ({message})")
+        if "no such table" in message:
+            return NotASpace("the file is not a Cairn space")
+    return DamagedSpace(f"the space file cannot be read ({message})")
+
+
 def _database_errors(function: Callable[P, R]) -> Callable[P, R]:
-    """Turn SQLite failures into store errors: busy stays busy, the rest is damage."""
+    """Turn SQLite failures into store errors (see _store_error)."""
 
     @functools.wraps(function)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return function(*args, **kwargs)
-        except sqlalchemy.exc.OperationalError as exc:
-            message = str(exc.orig) if exc.orig else str(exc)
-            if "locked" in message or "busy" in message:
-                raise StoreError("the space is busy in another program; try again") from exc
-            if "readonly" in message or "unable to open" in message:
-                raise StoreError(f"the space file cannot be written here ({message})") from exc
-            if "no such table" in message:
-                raise NotASpace("the file is not a Cairn space") from exc
-            raise DamagedSpace(f"the space file cannot be read ({message})") from exc
         except sqlalchemy.exc.DatabaseError as exc:
-            message = str(exc.orig) if exc.orig else str(exc)
-            raise DamagedSpace(f"the space file cannot be read ({message})") from exc
+            raise _store_error(exc) from exc
 
     return wrapper
 
@@ -343,21 +346,30 @@ class SpaceFile:
     @classmethod
     @_database_errors
     def create(
-        cls, path: Path, passphrase: str, policy: KdfPolicy = PRODUCTION_POLICY
+        cls,
+        path: Path,
+        passphrase: str,
+        policy: KdfPolicy = PRODUCTION_POLICY,
+        *,
+        space_id: str | None = None,
     ) -> tuple[SpaceFile, str]:
-        """Create a new space; returns it unlocked with its recovery key (shown once)."""
+        """Create a new space; returns it unlocked with its recovery key (shown once).
+
+        `space_id` keeps the id of a space restored from a portable archive;
+        a new one is random.
+        """
         if not passphrase:
             raise WeakPassphrase("the passphrase must not be empty")
         path = Path(path)
         if path.exists():
             raise FileExistsError(f"{path} already exists")
         path.parent.mkdir(parents=True, exist_ok=True)
-        space_id = uuid.uuid4()
+        space_uuid = uuid.UUID(space_id) if space_id is not None else uuid.uuid4()
         dek = bytearray(os.urandom(DATA_KEY_LENGTH))
         secret = new_recovery_secret()
         slots = [
-            make_passphrase_slot(dek, passphrase, space_id.bytes, policy),
-            make_recovery_slot(dek, secret, space_id.bytes),
+            make_passphrase_slot(dek, passphrase, space_uuid.bytes, policy),
+            make_recovery_slot(dek, secret, space_uuid.bytes),
         ]
         recovery_key = format_recovery_key(secret)
         secret[:] = bytes(len(secret))
@@ -368,7 +380,7 @@ class SpaceFile:
         os.close(os.open(staging, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
         try:
             engine = open_engine(staging, create=True)
-            key = DataKey(dek, space_id.bytes)
+            key = DataKey(dek, space_uuid.bytes)
             space = cls(staging, engine, key, migrations.SCHEMA_VERSION, policy)
             SQLModel.metadata.create_all(
                 engine,
@@ -379,7 +391,7 @@ class SpaceFile:
                     ("format", FORMAT_NAME),
                     ("format_version", str(FORMAT_VERSION)),
                     ("schema_version", str(migrations.SCHEMA_VERSION)),
-                    ("space_id", str(space_id)),
+                    ("space_id", str(space_uuid)),
                     ("manifest", _manifest_to_meta(space._manifest.state(0, 0, 0))),
                 ):
                     session.add(Meta(key=name, value=value))
@@ -404,7 +416,7 @@ class SpaceFile:
                 staging.with_name(staging.name + suffix).unlink(missing_ok=True)
             raise
         try:
-            space = cls(path, open_engine(path), DataKey(dek, space_id.bytes),
+            space = cls(path, open_engine(path), DataKey(dek, space_uuid.bytes),
                         migrations.SCHEMA_VERSION, policy)  # fmt: skip
         finally:
             dek[:] = bytes(len(dek))
@@ -662,8 +674,10 @@ class SpaceFile:
 
     # ---------------------------------------------------------------- identity
 
-    def _create_identity(self, session: Session, delta: _ManifestDelta) -> None:
-        private = Ed25519PrivateKey.generate()
+    def _create_identity(
+        self, session: Session, delta: _ManifestDelta, private: Ed25519PrivateKey | None = None
+    ) -> None:
+        private = private or Ed25519PrivateKey.generate()
         row_id = str(uuid.uuid4())
         public_raw = private.public_key().public_bytes_raw()
         session.add(
@@ -688,6 +702,18 @@ class SpaceFile:
             return bytes.fromhex(
                 self._fields.open(row.public_key, "identity", "public_key", row.id, row.version)
             )
+
+    @_database_errors
+    def export_identity(self) -> bytes:
+        """The raw 32-byte Ed25519 private key, for the (encrypted) portable archive only."""
+        with self._read() as session:
+            row = session.exec(select(IdentityRow)).first()
+            if row is None:
+                raise DamagedSpace("the space's identity key is missing")
+            raw = self._identity.open(
+                row.private_key, "identity", "private_key", row.id, row.version
+            )
+        return bytes.fromhex(raw)
 
     @_database_errors
     def sign(self, data: bytes) -> bytes:
@@ -868,6 +894,24 @@ class SpaceFile:
         return versions
 
     @_database_errors
+    def asset_versions(self, asset_id: str) -> list[AssetRecord]:
+        """Every version of an asset in full, oldest first; the last one is current."""
+        current = self.get_asset(asset_id)
+        with self._read() as session:
+            rows = session.exec(
+                select(AssetVersionRow.id, AssetVersionRow.version, AssetVersionRow.document)
+                .where(AssetVersionRow.asset_id == asset_id)
+                .order_by(col(AssetVersionRow.version))
+            ).all()
+        versions = []
+        for row_id, version, blob in rows:
+            document = self._fields.open(
+                blob, "asset_version", "document", row_id, version, asset_id
+            )
+            versions.append(AssetRecord.from_parts(asset_id, version, document, document))
+        return [*versions, current]
+
+    @_database_errors
     def get_version(self, asset_id: str, version: int) -> AssetRecord:
         current = self.get_asset(asset_id)
         if version == current.version:
@@ -1022,6 +1066,7 @@ class SpaceFile:
         name: str,
         media_type: str,
         progress: Callable[[int], None] | None,
+        created: str | None = None,
     ) -> AttachmentInfo:
         digest = hashlib.sha256()
         # SHA-256 runs on a helper thread: hashlib and SQLite both release the GIL,
@@ -1060,7 +1105,7 @@ class SpaceFile:
             size=size,
             sha256=digest.hexdigest(),
             media_type=media_type,
-            created=now_iso(),
+            created=created or now_iso(),
         )
         meta = {
             "name": name,
@@ -1318,6 +1363,18 @@ class SpaceFile:
                 damaged.append(row_id)
         return records, damaged
 
+    # ----------------------------------------------------------------- imports
+
+    @contextmanager
+    def import_batch(self) -> Iterator[ImportBatch]:
+        """One transaction for a whole import: everything written through the batch
+        is committed together when the block ends, or nothing if it raises."""
+        try:
+            with self._write() as (session, delta):
+                yield ImportBatch(self, session, delta)
+        except sqlalchemy.exc.DatabaseError as exc:
+            raise _store_error(exc) from exc
+
     # -------------------------------------------------------------- key slots
 
     @_database_errors
@@ -1504,3 +1561,162 @@ class SpaceFile:
         _, damaged = self.capture_records()
         for record_id in damaged:
             problems.append(Problem(f"capture record {record_id}", "damaged or tampered with"))
+
+
+class ImportBatch:
+    """Writes inside one import transaction (SpaceFile.import_batch).
+
+    Unlike the everyday methods, these keep what the records say: asset and
+    attachment ids, version numbers and timestamps, so that a space restored
+    from an archive is the space that was exported. Reads see the batch's own
+    writes. The caller decides what to write (app.portable merges); the batch
+    only refuses what would break the space's invariants.
+    """
+
+    def __init__(self, store: SpaceFile, session: Session, delta: _ManifestDelta) -> None:
+        self._store = store
+        self._session = session
+        self._delta = delta
+        #: Ids of the assets whose current version this batch wrote.
+        self.touched: set[str] = set()
+
+    # ------------------------------------------------------------------ assets
+
+    def versions(self, asset_id: str) -> list[AssetRecord]:
+        """Every version of an asset, oldest first (current last); [] if there is none."""
+        session, fields = self._session, self._store._fields
+        row = session.exec(
+            select(AssetRow.version, AssetRow.summary, AssetRow.body).where(AssetRow.id == asset_id)
+        ).first()
+        if row is None:
+            return []
+        current = self._store._open_asset_columns(asset_id, row[0], row[1], row[2])
+        history = []
+        for row_id, version, blob in session.exec(
+            select(AssetVersionRow.id, AssetVersionRow.version, AssetVersionRow.document)
+            .where(AssetVersionRow.asset_id == asset_id)
+            .order_by(col(AssetVersionRow.version))
+        ).all():
+            document = fields.open(blob, "asset_version", "document", row_id, version, asset_id)
+            history.append(AssetRecord.from_parts(asset_id, version, document, document))
+        return [*history, current]
+
+    def put_history(self, record: AssetRecord) -> None:
+        """Store `record` as an earlier version (number `record.version`) of its asset."""
+        taken = self._session.exec(
+            select(AssetVersionRow.id).where(
+                AssetVersionRow.asset_id == record.id, AssetVersionRow.version == record.version
+            )
+        ).first()
+        if taken is not None or record.version < 1:
+            raise ValueError(f"asset {record.id} already has a version {record.version}")
+        history_id = str(uuid.uuid4())
+        document = self._store._fields.seal(
+            "asset_version", "document", history_id, record.version, record.document(),
+            owner=record.id,
+        )  # fmt: skip
+        self._session.execute(
+            insert(AssetVersionRow),
+            [{"id": history_id, "asset_id": record.id, "version": record.version,
+              "document": document}],
+        )  # fmt: skip
+        self._delta.add("asset_version", history_id, record.version)
+
+    def put_current(self, record: AssetRecord, replaces: int | None) -> None:
+        """Make `record` the asset's current version: a new asset when `replaces` is
+        None, else in place of the current version numbered `replaces` (which is not
+        kept: store it with put_history first to keep it)."""
+        session = self._session
+        newest = session.exec(
+            select(func.max(AssetVersionRow.version)).where(AssetVersionRow.asset_id == record.id)
+        ).one()
+        if newest is not None and newest >= record.version:
+            raise ValueError(f"asset {record.id}: version {record.version} is not the newest")
+        summary, body = self._store._seal_asset(record)
+        existing = session.exec(select(AssetRow.version).where(AssetRow.id == record.id)).first()
+        if replaces is None:
+            if existing is not None:
+                raise ValueError(f"asset {record.id} already exists")
+            session.execute(
+                insert(AssetRow),
+                [{"id": record.id, "version": record.version, "summary": summary, "body": body}],
+            )
+        else:
+            if existing != replaces:
+                raise ValueError(f"asset {record.id} is not at version {replaces}")
+            self._delta.remove("asset", record.id, replaces)
+            session.execute(
+                update(AssetRow)
+                .where(col(AssetRow.id) == record.id)
+                .values(version=record.version, summary=summary, body=body)
+            )
+        self._delta.add("asset", record.id, record.version)
+        self.touched.add(record.id)
+
+    # ------------------------------------------------------------- attachments
+
+    def attachment(self, attachment_id: str) -> AttachmentInfo | None:
+        row = self._session.get(AttachmentRow, attachment_id)
+        return None if row is None else self._store._open_attachment_meta(row)
+
+    def put_attachment(
+        self,
+        attachment_id: str,
+        asset_id: str,
+        source: IO[bytes],
+        name: str,
+        media_type: str,
+        created: str,
+        progress: Callable[[int], None] | None = None,
+    ) -> AttachmentInfo:
+        """Stream an attachment in under the given id; returns what was stored
+        (its SHA-256 and size, for the caller to check)."""
+        session = self._session
+        if session.exec(select(AssetRow.id).where(AssetRow.id == asset_id)).first() is None:
+            raise NoSuchAsset(asset_id)
+        if session.get(AttachmentRow, attachment_id) is not None:
+            raise ValueError(f"attachment {attachment_id} already exists")
+        info = self._store._stream_attachment(
+            session, self._delta, attachment_id, asset_id, source, name, media_type, progress,
+            created=created,
+        )  # fmt: skip
+        # Written out and forgotten, so a large import does not pile up ORM objects.
+        session.flush()
+        session.expunge_all()
+        return info
+
+    def has_thumbnail(self, attachment_id: str) -> bool:
+        return self._session.get(AttachmentThumbnailRow, attachment_id) is not None
+
+    def put_thumbnail(self, attachment_id: str, png: bytes) -> None:
+        """Store (or replace) an attachment's PNG thumbnail (ValueError if not a PNG)."""
+        row = self._session.get(AttachmentRow, attachment_id)
+        if row is None:
+            raise NoSuchAttachment(attachment_id)
+        self._store._put_thumbnail(self._session, self._delta, attachment_id, row.asset_id, png)
+
+    # ---------------------------------------------------- identity and capture
+
+    def replace_identity(self, private_key: bytes) -> None:
+        """Make the raw Ed25519 private key the space's identity (a restored space)."""
+        key = Ed25519PrivateKey.from_private_bytes(private_key)
+        for row_id, version in self._session.exec(
+            select(IdentityRow.id, IdentityRow.version)
+        ).all():
+            self._delta.remove("identity", row_id, version)
+        self._session.execute(delete(IdentityRow))
+        self._store._create_identity(self._session, self._delta, key)
+
+    def capture_record_ids(self) -> set[str]:
+        return set(self._session.exec(select(CaptureRecordRow.id)))
+
+    def put_capture_record(self, record: CaptureRecord) -> None:
+        """Store a capture record under its own id and date (ValueError if taken)."""
+        if not record.id or self._session.get(CaptureRecordRow, record.id) is not None:
+            raise ValueError(f"capture record {record.id!r} already exists")
+        data = self._store._fields.seal(
+            "capture_record", "data", record.id, 1, record.sealed_part()
+        )
+        self._session.execute(insert(CaptureRecordRow), [{"id": record.id, "version": 1,
+                                                           "data": data}])  # fmt: skip
+        self._delta.add("capture_record", record.id, 1)
