@@ -122,6 +122,8 @@ def _page(title: str, body: str, *, depth: int, page_class: str, script: bool = 
         '<meta name="generator" content="Cairn">',
         f"<title>{_e(title)}</title>",
         f'<link rel="stylesheet" href="{up}style/portfolio.css">',
+        # No icon of its own: an empty one stops browsers asking the server for /favicon.ico.
+        '<link rel="icon" href="data:,">',
         "</head>",
         f'<body class="{page_class}">',
         body,
@@ -184,7 +186,7 @@ def _asset_page(
             path = quote(files[info.id])
             body.append(
                 f'<figure><a href="../{_e(path)}"><img src="../{_e(path)}" alt="{_e(info.name)}"'
-                f' loading="lazy"></a><figcaption>{_e(info.name)}</figcaption></figure>'
+                f'></a><figcaption>{_e(info.name)}</figcaption></figure>'
             )
         if others:
             body.append('<ul class="downloads">')
