@@ -20,7 +20,7 @@ from app.private_files import PrivateFolder
 from app.space import Space
 from app.thumbnails import MAX_THUMBNAIL_SOURCE, is_image, thumbnail_png
 from store.records import AssetRecord, AssetSummary, AttachmentInfo
-from ui.asset_picker import AssetEntry
+from ui.asset_picker import AssetEntry, AssetPicker
 from ui.editor import AssetEditor, TemplatePicker
 from ui.history import HistoryDialog
 from ui.messages import describe
@@ -32,6 +32,9 @@ def _size(path: Path) -> int:
         return path.stat().st_size
     except OSError:
         return 0  # reported when attaching it fails
+
+
+CAPTURED_TAG = "captured"
 
 
 class _Progress(QObject):
@@ -64,6 +67,7 @@ class EditingController(QObject):
         self.history_dialog: HistoryDialog | None = None
         self.private = PrivateFolder()
         self.directory: dict[str, AssetEntry] = {}
+        self._kinds: dict[str, str] = {}
         self._progress = _Progress(self)
         self._progress.changed.connect(self._show_progress)
 
@@ -73,6 +77,11 @@ class EditingController(QObject):
         """The assets in the space (after each listing), to show and choose links."""
         self.directory = {
             s.id: AssetEntry(s.id, s.title, self._template_name(s.template_id)) for s in summaries
+        }
+        self._kinds = {
+            s.id: template.kind
+            for s in summaries
+            if (template := self.templates.get(s.template_id)) is not None
         }
         if self.editor is not None:
             self.editor.set_directory(self.directory)
@@ -161,6 +170,52 @@ class EditingController(QObject):
             if self.editor.show_problems():
                 return
         self.open_asset(asset_id)
+
+    # --------------------------------------------------------------- captured
+
+    def link_to_plans(self, evidence_id: str) -> None:
+        """Link captured evidence to the plans it supports (which also marks it reviewed)."""
+        space = self._space()
+        if space is None:
+            return
+        plans = [e for e in self.directory.values()
+                 if self._kinds.get(e.id) == "plan" and e.id != evidence_id]  # fmt: skip
+        chosen, accepted = AssetPicker.choose(plans, [], self.parent_widget)
+        if not accepted or not chosen:
+            return
+        template = self.templates.get("builtin/evidence")
+
+        def link() -> AssetRecord:
+            record = space.get_asset(evidence_id)
+            supports = [str(v) for v in record.fields.get("supports") or []]
+            supports += [plan for plan in chosen if plan not in supports]
+            return space.edit_asset(evidence_id, set_fields={"supports": supports},
+                                    remove_tags=[CAPTURED_TAG], template=template)  # fmt: skip
+
+        self.runner.run_store(link, on_done=lambda _r: self._reviewed(len(chosen)),
+                              on_error=self._report)  # fmt: skip
+
+    def _reviewed(self, linked: int) -> None:
+        if linked:
+            self.message.emit(self.tr("Linked, and moved out of Captured."))
+        self.library_changed.emit()
+
+    def mark_reviewed(self, evidence_id: str) -> None:
+        space = self._space()
+        if space is None:
+            return
+        self.runner.run_store(
+            lambda: space.edit_asset(evidence_id, remove_tags=[CAPTURED_TAG]),
+            on_done=lambda _r: self._reviewed(0), on_error=self._report)  # fmt: skip
+
+    def reflect_on(self, evidence_id: str) -> None:
+        """A new reflection, already linked to the evidence it is about."""
+        template = self.templates.get("builtin/reflection")
+        if template is None:
+            return
+        self.open_editor(template, None)
+        if self.editor is not None:
+            self.editor.preset_links([evidence_id])
 
     # ------------------------------------------------------------------- save
 
@@ -274,7 +329,7 @@ class EditingController(QObject):
                     progress.changed.emit(name, (base + count) / total)
 
                 try:
-                    added.append(space.attach(asset_id, path, progress=step))
+                    added.append(space.attach(asset_id, path, progress=step, thumbnail=True))
                 except OSError as error:
                     failed.append(f"{path.name}: {error.strerror or error}")
                 done += size
@@ -309,7 +364,9 @@ class EditingController(QObject):
         def make() -> list[tuple[str, bytes]]:
             made = []
             for info in wanted:
-                png = thumbnail_png(b"".join(space.read_attachment(info.id)))
+                # Stored with the file since schema 2; made here for older attachments.
+                png = space.thumbnail(info.id) or thumbnail_png(
+                    b"".join(space.read_attachment(info.id)))  # fmt: skip
                 if png is not None:
                     made.append((info.id, png))
             return made
@@ -410,5 +467,5 @@ class EditingController(QObject):
         if self.history_dialog is not None:
             self.history_dialog.close()
             self.history_dialog = None
-        self.directory = {}
+        self.directory, self._kinds = {}, {}
         self.runner.run_store(self.private.wipe)

@@ -445,6 +445,11 @@ class AssetEditor(QWidget):
         """Every asset in the space, for showing and choosing links."""
         self.context.set_assets(entries, self.record.id if self.record else None)
 
+    def preset_links(self, targets: list[str]) -> None:
+        """Start a new asset already linked to these (part of what it starts as, not an edit)."""
+        self.connections.set_targets(targets)
+        self._baseline = self._state()
+
     def set_linked_from(self, entries: list[AssetEntry]) -> None:
         self.connections.set_linked_from(entries)
 

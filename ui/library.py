@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
+    QPushButton,
     QSplitter,
     QStackedWidget,
     QStyle,
@@ -57,8 +58,12 @@ KIND_FILTERS: list[tuple[str, frozenset[str] | str | None]] = [
     ("Records", frozenset({"record", "log", "notes", "assessment"})),
     ("Evidence", frozenset({"evidence"})),
     ("Journal", frozenset({"journal"})),
+    ("Captured", "captured"),
 ]
-KIND_ICONS = ("dashboard", "all-items", "plan", "reflection", "record", "evidence", "journal")
+KIND_ICONS = ("dashboard", "all-items", "plan", "reflection", "record", "evidence", "journal",
+              "captured")  # fmt: skip
+#: Evidence that capture brought in and the person has not reviewed yet carries this tag.
+CAPTURED = "captured"
 ALL_ITEMS_ROW = 1
 
 TITLE, TEMPLATE, UPDATED, TAGS, STATUS = range(5)
@@ -465,12 +470,19 @@ class SidebarDelegate(QStyledItemDelegate):
         painter.restore()
 
 
+def _is_captured(summary: AssetSummary) -> bool:
+    return any(tag.casefold() == CAPTURED for tag in summary.tags)
+
+
 class LibraryPage(QWidget):
     """Shows the assets; asks the window to search (the index lives off the GUI thread)."""
 
     search_requested = Signal(str)
     open_requested = Signal(str)  # asset id
     dashboard_shown = Signal()  # the dashboard needs fresh figures
+    link_captured_requested = Signal(str)  # evidence id: link it to plans
+    reflect_requested = Signal(str)  # evidence id: write a reflection about it
+    reviewed_requested = Signal(str)  # evidence id: no longer new
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -544,6 +556,24 @@ class LibraryPage(QWidget):
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty.setWordWrap(True)
         self.dashboard = DashboardPage(self)
+        self.review_bar = QWidget(self)
+        self.review_bar.setObjectName("review_bar")
+        self.review_hint = QLabel(self.tr("New from your inbox folders. Choose one, then:"),
+                                  self.review_bar)  # fmt: skip
+        self.review_hint.setStyleSheet(HINT_STYLE)
+        self.link_button = QPushButton(icon("link"), self.tr("Link to a &plan…"), self.review_bar)
+        self.link_button.setObjectName("link_captured")
+        self.reflect_button = QPushButton(icon("reflection"), self.tr("&Write a reflection"),
+                                          self.review_bar)  # fmt: skip
+        self.reflect_button.setObjectName("reflect_captured")
+        self.reviewed_button = QPushButton(self.tr("&Mark as reviewed"), self.review_bar)
+        self.reviewed_button.setObjectName("reviewed_captured")
+        review_layout = QHBoxLayout(self.review_bar)
+        review_layout.setContentsMargins(0, 0, 0, 0)
+        review_layout.addWidget(self.review_hint, 1)
+        for button in (self.link_button, self.reflect_button, self.reviewed_button):
+            review_layout.addWidget(button)
+        self.review_bar.hide()
         self.content = QStackedWidget(self)
         self.content.addWidget(self.table)
         self.content.addWidget(self.empty)
@@ -559,6 +589,9 @@ class LibraryPage(QWidget):
         self.sidebar.currentRowChanged.connect(self._filter_chosen)
         header.sortIndicatorChanged.connect(self._sort_chosen)
         self.table.activated.connect(self._activated)
+        self.link_button.clicked.connect(lambda: self._review(self.link_captured_requested))
+        self.reflect_button.clicked.connect(lambda: self._review(self.reflect_requested))
+        self.reviewed_button.clicked.connect(lambda: self._review(self.reviewed_requested))
         self.dashboard.open_requested.connect(self.open_requested)
 
         right = QWidget(self)
@@ -566,6 +599,7 @@ class LibraryPage(QWidget):
         right_layout.setContentsMargins(0, 0, 0, 0)
         right_layout.addWidget(self.search)
         right_layout.addWidget(self.scope)
+        right_layout.addWidget(self.review_bar)
         right_layout.addWidget(self.content, 1)
         splitter = QSplitter(self)
         splitter.addWidget(self.sidebar)
@@ -673,6 +707,8 @@ class LibraryPage(QWidget):
             total: int | None = None  # the dashboard has no count
             if spec is None:
                 total = len(self._all)
+            elif spec == CAPTURED:
+                total = sum(1 for s in self._all if _is_captured(s))
             elif isinstance(spec, frozenset):
                 total = sum(kinds[kind] for kind in spec)
             item = self.sidebar.item(number)
@@ -756,6 +792,8 @@ class LibraryPage(QWidget):
 
     def _filtered(self) -> list[AssetSummary]:
         chosen = self._filter()
+        if chosen == CAPTURED:
+            return [summary for summary in self._all if _is_captured(summary)]
         if isinstance(chosen, frozenset):
             facts = self.model.template_facts
             ids = {tid for tid in self._template_counts if facts(tid)[1] in chosen}
@@ -770,6 +808,7 @@ class LibraryPage(QWidget):
     def _refresh(self) -> None:
         """Show the listing for the sidebar's choice (not search results)."""
         chosen = self._filter()
+        self.review_bar.setVisible(chosen == CAPTURED)
         if chosen == DASHBOARD:
             self.model.show(self._all, keep_order=True)
             self.scope.hide()
@@ -821,6 +860,12 @@ class LibraryPage(QWidget):
                 "week. Choose File ▸ New (Ctrl+N)."
             )
         chosen = self._filter()
+        if chosen == CAPTURED:
+            return self.tr(
+                "Nothing new from your inbox folders.\n\nFiles that arrive in the folders "
+                "Cairn watches become evidence and wait here for you. Choose the folders in "
+                "Edit ▸ Preferences."
+            )
         if isinstance(chosen, Facet) and chosen.field == "tags":
             return self.tr(
                 "Nothing is tagged “{tag}” any more.\n\nChoose another tag, or All items."
@@ -889,6 +934,15 @@ class LibraryPage(QWidget):
         else:
             self._search_sort = None
             self._refresh()
+
+    def _review(self, signal: Any) -> None:
+        chosen = self._selected_id()
+        if chosen is None and self.model.rowCount() == 1:
+            chosen = self.model.summary(0).id  # the only one: no need to pick it first
+        if chosen is None:
+            self.review_hint.setText(self.tr("Choose an item in the list first."))
+            return
+        signal.emit(chosen)
 
     def _activated(self, index: QModelIndex) -> None:
         self.open_requested.emit(self.model.summary(index.row()).id)

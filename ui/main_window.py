@@ -25,6 +25,7 @@ from store.kdf import PRODUCTION_POLICY, KdfPolicy
 from store.records import AssetRecord
 from store.search import SearchHit
 from ui import preferences
+from ui.capture_control import CaptureControl
 from ui.editing import EditingController
 from ui.editor import AssetEditor
 from ui.first_run import CreateSpacePage, RecoveryKeyPage, WelcomePage
@@ -72,6 +73,7 @@ class MainWindow(QMainWindow):
         self.library = LibraryPage(self)
         self.library.set_templates(self.templates)
         self.editing = EditingController(self.runner, self.templates, lambda: self.space, self)
+        self.capture = CaptureControl(self.runner, lambda: self.space, self)
         self.settings_dialog: SettingsDialog | None = None
         self.stack = QStackedWidget(self)
         for page in (self.welcome, self.create_page, self.recovery_key_page, self.unlock_page,
@@ -95,6 +97,12 @@ class MainWindow(QMainWindow):
         self.editing.editor_closed.connect(self._editor_closed)
         self.editing.library_changed.connect(self.refresh_library)
         self.editing.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.library.link_captured_requested.connect(self.editing.link_to_plans)
+        self.library.reflect_requested.connect(self.editing.reflect_on)
+        self.library.reviewed_requested.connect(self.editing.mark_reviewed)
+        self.capture.captured.connect(self._captured)
+        self.capture.notice.connect(lambda text: self.statusBar().showMessage(text, 10000))
+        self.capture.library_changed.connect(self.refresh_library)
         # Built only when shown: it reads every asset, too much to redo on each autosave.
         self.library.dashboard_shown.connect(self.refresh_dashboard)
 
@@ -326,6 +334,7 @@ class MainWindow(QMainWindow):
     # ---------------------------------------------------------------- library
 
     def _enter_library(self) -> None:
+        self.capture.start(preferences.inbox_folders(self.settings))
         self._show(self.library)
         self._restart_idle_timer()
         self.refresh_library()
@@ -386,6 +395,7 @@ class MainWindow(QMainWindow):
             round(self.idle_timer.interval() / 60_000),
             preferences.default_space_folder(self.settings),
             preferences.read(self.settings, preferences.THEME),
+            tuple(preferences.inbox_folders(self.settings)),
         )
         dialog = SettingsDialog(current, self.space is not None, self)
         self.settings_dialog = dialog
@@ -393,6 +403,7 @@ class MainWindow(QMainWindow):
         dialog.space_folder_changed.connect(
             lambda folder: preferences.write(self.settings, preferences.SPACE_FOLDER, folder))
         dialog.theme_changed.connect(self._theme_changed)
+        dialog.inbox_folders_changed.connect(self._inbox_folders_changed)
         dialog.change_passphrase_requested.connect(self._change_passphrase)
         dialog.new_recovery_key_requested.connect(self._new_recovery_key)
         dialog.recalibrate_requested.connect(self._recalibrate)
@@ -405,6 +416,18 @@ class MainWindow(QMainWindow):
     def _idle_minutes_changed(self, minutes: int) -> None:
         preferences.write(self.settings, preferences.IDLE_LOCK_MINUTES, minutes)
         self.set_idle_lock(minutes * 60_000)
+
+    def _inbox_folders_changed(self, folders: list[tuple[Path, str]]) -> None:
+        preferences.set_inbox_folders(self.settings, folders)
+        if self.space is not None:
+            self.capture.start(folders)
+
+    def _captured(self, count: int, title: str) -> None:
+        text = (self.tr("New evidence from your inbox folder: “{title}”. See Captured.")
+                .format(title=title) if count == 1 else
+                self.tr("{count} new pieces of evidence from your inbox folders. See Captured.")
+                .format(count=count))  # fmt: skip
+        self.statusBar().showMessage(text, 15000)
 
     def _theme_changed(self, theme: str) -> None:
         preferences.write(self.settings, preferences.THEME, theme)
@@ -480,6 +503,7 @@ class MainWindow(QMainWindow):
 
     def lock(self) -> None:
         """Forget everything decrypted and return to the unlock screen."""
+        self.capture.stop()
         self.editing.lock()
         if self.settings_dialog is not None:
             self.settings_dialog.close()  # its Security page acts on the space

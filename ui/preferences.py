@@ -28,6 +28,23 @@ IDLE_LOCK_MINUTES = Setting("security/idle_lock_minutes", 10, minimum=0, maximum
 SPACE_FOLDER = Setting("spaces/default_folder", "")
 THEME = Setting("appearance/theme", "system", choices=("system", "light", "dark"))
 RECENT_SPACES = Setting("spaces/recent", ())
+#: Watched inbox folders, each "after<TAB>path" (after: keep, move or delete).
+INBOX_FOLDERS = Setting("capture/folders", ())
+AFTER_CHOICES = ("keep", "move", "delete")
+
+
+def inbox_folders(settings: QSettings) -> list[tuple[Path, str]]:
+    """The watched folders and what to do with a file after importing it."""
+    folders = []
+    for entry in read(settings, INBOX_FOLDERS):
+        after, _, path = str(entry).partition("\t")
+        if path and after in AFTER_CHOICES:
+            folders.append((Path(path), after))
+    return folders
+
+
+def set_inbox_folders(settings: QSettings, folders: list[tuple[Path, str]]) -> None:
+    write(settings, INBOX_FOLDERS, tuple(f"{after}\t{path}" for path, after in folders))
 
 
 def read(settings: QSettings, setting: Setting) -> Any:

@@ -14,11 +14,14 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
     QSpinBox,
     QTabWidget,
+    QTreeWidget,
+    QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -27,6 +30,11 @@ from ui.first_run import PassphraseFields, RecoveryKeyPage, _body
 from ui.theme import error_style
 
 THEME_LABELS = {"system": "Follow the system", "light": "Light", "dark": "Dark"}
+AFTER_LABELS = {
+    "keep": "Leave it there",
+    "move": "Move it into “imported”",
+    "delete": "Delete it (overwritten first)",
+}
 
 
 @dataclass(frozen=True)
@@ -34,6 +42,7 @@ class GeneralSettings:
     idle_minutes: int
     space_folder: Path
     theme: str
+    inbox_folders: tuple[tuple[Path, str], ...] = ()
 
 
 class SettingsDialog(QDialog):
@@ -44,6 +53,7 @@ class SettingsDialog(QDialog):
     recalibrate_requested = Signal(str)  # the current passphrase
     space_folder_changed = Signal(str)
     theme_changed = Signal(str)
+    inbox_folders_changed = Signal(list)  # [(Path, after)]
 
     def __init__(
         self, current: GeneralSettings, unlocked: bool, parent: QWidget | None = None
@@ -96,6 +106,7 @@ class SettingsDialog(QDialog):
         general_form.addRow(self.tr("&Theme"), self.theme)
 
         security = QWidget(self.tabs)
+        self.security_page = security
         self.passphrase = PassphraseFields(security)
         self.change_button = QPushButton(self.tr("Change passphrase"), security)
         self.change_button.setObjectName("change_passphrase")
@@ -157,7 +168,41 @@ class SettingsDialog(QDialog):
         security_layout.addLayout(recalibrate_row)
         security_layout.addStretch(1)
 
+        capture = QWidget(self.tabs)
+        self.inbox = QTreeWidget(capture)
+        self.inbox.setObjectName("inbox_folders")
+        self.inbox.setAccessibleName(self.tr("Inbox folders"))
+        self.inbox.setHeaderLabels([self.tr("Folder"), self.tr("After importing a file")])
+        self.inbox.setRootIsDecorated(False)
+        self.inbox.header().setStretchLastSection(False)
+        self.inbox.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.inbox.header().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        self.add_inbox = QPushButton(self.tr("&Add a folder…"), capture)
+        self.add_inbox.setObjectName("add_inbox")
+        self.remove_inbox = QPushButton(self.tr("&Stop watching"), capture)
+        self.remove_inbox.setObjectName("remove_inbox")
+        for path, after in current.inbox_folders:
+            self._add_inbox_row(path, after)
+        self.add_inbox.clicked.connect(self._choose_inbox)
+        self.remove_inbox.clicked.connect(self._remove_inbox)
+        self.inbox.currentItemChanged.connect(lambda *_: self._update_inbox_buttons())
+        inbox_buttons = QHBoxLayout()
+        inbox_buttons.addWidget(self.add_inbox)
+        inbox_buttons.addWidget(self.remove_inbox)
+        inbox_buttons.addStretch(1)
+        capture_layout = QVBoxLayout(capture)
+        capture_layout.addWidget(_body(self.tr(
+            "Cairn watches these folders while your space is unlocked, for example the "
+            "folder your phone uploads photos to. Each new file becomes a piece of evidence "
+            "in your space, encrypted, and waits under Captured for you to look at. Files "
+            "that arrive while Cairn is closed are brought in at the next unlock."),
+            capture))  # fmt: skip
+        capture_layout.addWidget(self.inbox, 1)
+        capture_layout.addLayout(inbox_buttons)
+        self._update_inbox_buttons()
+
         self.tabs.addTab(general, self.tr("General"))
+        self.tabs.addTab(capture, self.tr("Inbox folders"))
         self.tabs.addTab(security, self.tr("Security"))
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
         self.buttons.rejected.connect(self.reject)
@@ -168,14 +213,60 @@ class SettingsDialog(QDialog):
         self.resize(640, 600)
         self._update()
 
+    def _add_inbox_row(self, path: Path, after: str) -> None:
+        item = QTreeWidgetItem(self.inbox, [str(path), ""])
+        item.setToolTip(0, str(path))
+        choice = QComboBox(self.inbox)
+        choice.setAccessibleName(self.tr("After importing a file from {folder}").format(
+            folder=path.name or str(path)))  # fmt: skip
+        for value, label in AFTER_LABELS.items():
+            choice.addItem(self.tr(label), value)
+        choice.setCurrentIndex(max(0, choice.findData(after)))
+        choice.currentIndexChanged.connect(lambda _i: self._inbox_changed())
+        self.inbox.setItemWidget(item, 1, choice)
+
+    def inbox_folders(self) -> list[tuple[Path, str]]:
+        folders = []
+        for row in range(self.inbox.topLevelItemCount()):
+            item = self.inbox.topLevelItem(row)
+            if item is None:
+                continue
+            choice = self.inbox.itemWidget(item, 1)
+            after = str(choice.currentData()) if isinstance(choice, QComboBox) else "keep"
+            folders.append((Path(item.text(0)), after))
+        return folders
+
+    def _choose_inbox(self) -> None:
+        chosen = self._ask_folder("", self.tr("A folder to watch for new files"))
+        if not chosen:
+            return
+        if any(path == Path(chosen) for path, _after in self.inbox_folders()):
+            return
+        self._add_inbox_row(Path(chosen), "keep")
+        self._inbox_changed()
+
+    def _remove_inbox(self) -> None:
+        item = self.inbox.currentItem()
+        if item is not None:
+            self.inbox.takeTopLevelItem(self.inbox.indexOfTopLevelItem(item))
+            self._inbox_changed()
+
+    def _inbox_changed(self) -> None:
+        self._update_inbox_buttons()
+        self.inbox_folders_changed.emit(self.inbox_folders())
+
+    def _update_inbox_buttons(self) -> None:
+        self.remove_inbox.setEnabled(self.inbox.currentItem() is not None)
+
     def _choose_folder(self) -> None:
         chosen = self._ask_folder(self.space_folder.text())
         if chosen:
             self.space_folder.setText(chosen)
             self.space_folder_changed.emit(chosen)
 
-    def _ask_folder(self, start: str) -> str:
-        return QFileDialog.getExistingDirectory(self, self.tr("Folder for new spaces"), start)
+    def _ask_folder(self, start: str, title: str = "") -> str:
+        return QFileDialog.getExistingDirectory(
+            self, title or self.tr("Folder for new spaces"), start)  # fmt: skip
 
     def show_kdf_cost(self, memory_kib: int, iterations: int, seconds: float | None) -> None:
         memory = (self.tr("{n} MiB").format(n=memory_kib // 1024) if memory_kib >= 1024

@@ -78,7 +78,7 @@ def main(out: Path) -> int:
     settle(app, window)
     assert window.settings_dialog is not None
     window.settings_dialog.grab().save(str(out / "settings.png"))
-    window.settings_dialog.tabs.setCurrentIndex(1)
+    window.settings_dialog.tabs.setCurrentWidget(window.settings_dialog.security_page)
     settle(app, window)
     window.settings_dialog.grab().save(str(out / "settings-security.png"))
     window.settings_dialog.close()

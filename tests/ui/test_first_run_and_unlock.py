@@ -259,7 +259,7 @@ def test_settings_persist_and_security_actions_work(  # type: ignore[no-untyped-
     qtbot.addWidget(reopened)
     assert reopened.idle_timer.interval() == 3 * 60_000
 
-    dialog.tabs.setCurrentIndex(1)  # Security
+    dialog.tabs.setCurrentWidget(dialog.security_page)
     qtbot.keyClicks(dialog.passphrase.passphrase, "a changed passphrase")
     qtbot.keyClicks(dialog.passphrase.confirm, "a changed passphrase")
     qtbot.mouseClick(dialog.change_button, Qt.MouseButton.LeftButton)

@@ -123,7 +123,7 @@ def test_tags_and_skills_are_listed_with_counts_and_filter_the_list(  # type: ig
     assert titles(library) == ["apple tasting notes", "Zulu harbour visit"]
 
     # The arrow keys step over the headings, from the last kind to the first tag.
-    click_sidebar(qtbot, library, "Journal")
+    click_sidebar(qtbot, library, "Captured")
     qtbot.keyClick(library.sidebar, Qt.Key.Key_Down)
     assert library.sidebar.currentItem().text() == "food"
     assert titles(library) == ["apple tasting notes"]

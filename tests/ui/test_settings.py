@@ -90,7 +90,7 @@ def test_recalibration_from_the_security_page(  # type: ignore[no-untyped-def]
     dialog = window.settings_dialog
     assert dialog is not None
     assert "of memory" in dialog.kdf_cost.text()
-    dialog.tabs.setCurrentIndex(1)
+    dialog.tabs.setCurrentWidget(dialog.security_page)
     qtbot.keyClicks(dialog.recalibrate_passphrase, "not my passphrase")
     qtbot.mouseClick(dialog.recalibrate_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: "does not open" in dialog.kdf_cost.text(), timeout=10000)
