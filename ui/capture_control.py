@@ -27,8 +27,8 @@ from app.capture import (
 from app.space import Space
 from ui.tasks import TaskRunner
 
-#: Imports close together are told (and the library refreshed) once.
-SETTLE_NOTICE_MS = 600
+#: Imports are told (and the library refreshed) at most this often while they arrive.
+SETTLE_NOTICE_MS = 1500
 
 
 class CaptureControl(QObject):
@@ -93,7 +93,8 @@ class CaptureControl(QObject):
         if isinstance(event, Imported):
             self._new += 1
             self._last_title = event.title
-            self._notice_timer.start()
+            if not self._notice_timer.isActive():  # a flood is told in steps, not at its end
+                self._notice_timer.start()
         elif isinstance(event, Duplicate):
             self.notice.emit(self.tr("“{name}” is already in your space; not imported again.")
                              .format(name=display_name(event.path.name)))  # fmt: skip

@@ -174,12 +174,14 @@ class EditingController(QObject):
     # --------------------------------------------------------------- captured
 
     def link_to_plans(self, evidence_id: str) -> None:
-        """Link captured evidence to the plans it supports (which also marks it reviewed)."""
+        """Link captured evidence to the plans or reflections it supports (which also marks
+        it reviewed)."""
         space = self._space()
         if space is None:
             return
         plans = [e for e in self.directory.values()
-                 if self._kinds.get(e.id) == "plan" and e.id != evidence_id]  # fmt: skip
+                 if self._kinds.get(e.id) in ("plan", "reflection")
+                 and e.id != evidence_id]  # fmt: skip
         chosen, accepted = AssetPicker.choose(plans, [], self.parent_widget)
         if not accepted or not chosen:
             return

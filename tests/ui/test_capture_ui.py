@@ -80,7 +80,7 @@ def test_a_photo_in_an_inbox_folder_waits_under_captured(  # type: ignore[no-unt
     monkeypatch.setattr(asset_picker.AssetPicker, "choose", staticmethod(choose))
     window.library.sidebar.setCurrentRow(CAPTURED_ROW)
     qtbot.mouseClick(window.library.link_button, Qt.MouseButton.LeftButton)
-    assert offered == [["Facilitate well"]]  # plans only
+    assert offered == [["Facilitate well"]]  # plans and reflections only
     qtbot.waitUntil(lambda: _captured_count(window) == 0, timeout=10000)
     assert window.space.get_asset(evidence_id).fields["supports"] == [plan.id]
     assert [s.id for s in window.space.linked_from(plan.id)] == [evidence_id]
