@@ -561,7 +561,8 @@ class LibraryPage(QWidget):
         self.review_hint = QLabel(self.tr("New from your inbox folders. Choose one, then:"),
                                   self.review_bar)  # fmt: skip
         self.review_hint.setStyleSheet(HINT_STYLE)
-        self.link_button = QPushButton(icon("link"), self.tr("&Link to a plan or reflection…"), self.review_bar)
+        self.link_button = QPushButton(icon("link"), self.tr("&Link to a plan or reflection…"),
+                                       self.review_bar)  # fmt: skip
         self.link_button.setObjectName("link_captured")
         self.reflect_button = QPushButton(icon("reflection"), self.tr("&Write a reflection"),
                                           self.review_bar)  # fmt: skip
