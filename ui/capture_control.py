@@ -5,6 +5,7 @@ told on the GUI thread (a status line, and the library refreshed)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -59,17 +60,21 @@ class CaptureControl(QObject):
         self._notice_timer.timeout.connect(self._tell)
         self._event.connect(self._on_event)
 
-    def start(self, folders: list[tuple[Path, str]]) -> None:
-        """Watch these folders (restarting if already watching); none stops watching."""
+    def start(self, folders: list[tuple[Path, str]], ignore: tuple[str, ...] = ()) -> None:
+        """Watch these folders (restarting if already watching); none stops watching.
+
+        `ignore` adds glob patterns to the built-in list of temporary and hidden files."""
         self.stop()
         if not folders or self._space() is None:
             return
+        base = self._settings or CaptureSettings()
+        settings = replace(base, ignore=tuple(dict.fromkeys((*base.ignore, *ignore))))
         inboxes = [InboxFolder(path, AfterImport(after)) for path, after in folders]
         self.service = CaptureService(
             self._space,
             inboxes,
             self._event.emit,  # a queued signal: events arrive on the capture thread
-            settings=self._settings,
+            settings=settings,
             run_import=blocking_runner(lambda job: self.runner.run_store(job)),
         )
         self.service.start()

@@ -334,7 +334,7 @@ class MainWindow(QMainWindow):
     # ---------------------------------------------------------------- library
 
     def _enter_library(self) -> None:
-        self.capture.start(preferences.inbox_folders(self.settings))
+        self._start_capture()
         self._show(self.library)
         self._restart_idle_timer()
         self.refresh_library()
@@ -396,6 +396,7 @@ class MainWindow(QMainWindow):
             preferences.default_space_folder(self.settings),
             preferences.read(self.settings, preferences.THEME),
             tuple(preferences.inbox_folders(self.settings)),
+            str(preferences.read(self.settings, preferences.INBOX_IGNORE)),
         )
         dialog = SettingsDialog(current, self.space is not None, self)
         self.settings_dialog = dialog
@@ -404,6 +405,7 @@ class MainWindow(QMainWindow):
             lambda folder: preferences.write(self.settings, preferences.SPACE_FOLDER, folder))
         dialog.theme_changed.connect(self._theme_changed)
         dialog.inbox_folders_changed.connect(self._inbox_folders_changed)
+        dialog.inbox_ignore_changed.connect(self._inbox_ignore_changed)
         dialog.change_passphrase_requested.connect(self._change_passphrase)
         dialog.new_recovery_key_requested.connect(self._new_recovery_key)
         dialog.recalibrate_requested.connect(self._recalibrate)
@@ -417,10 +419,20 @@ class MainWindow(QMainWindow):
         preferences.write(self.settings, preferences.IDLE_LOCK_MINUTES, minutes)
         self.set_idle_lock(minutes * 60_000)
 
+    def _start_capture(self) -> None:
+        self.capture.start(preferences.inbox_folders(self.settings),
+                           preferences.inbox_ignore(self.settings))  # fmt: skip
+
     def _inbox_folders_changed(self, folders: list[tuple[Path, str]]) -> None:
         preferences.set_inbox_folders(self.settings, folders)
         if self.space is not None:
-            self.capture.start(folders)
+            self._start_capture()
+
+    def _inbox_ignore_changed(self, patterns: str) -> None:
+        if patterns != preferences.read(self.settings, preferences.INBOX_IGNORE):
+            preferences.write(self.settings, preferences.INBOX_IGNORE, patterns)
+            if self.space is not None:
+                self._start_capture()
 
     def _captured(self, count: int, title: str) -> None:
         text = (self.tr("New evidence from your inbox folder: “{title}”. See Captured.")

@@ -31,6 +31,13 @@ RECENT_SPACES = Setting("spaces/recent", ())
 #: Watched inbox folders, each "after<TAB>path" (after: keep, move or delete).
 INBOX_FOLDERS = Setting("capture/folders", ())
 AFTER_CHOICES = ("keep", "move", "delete")
+#: Glob patterns ignored in inbox folders, besides the built-in temporary and hidden files.
+INBOX_IGNORE = Setting("capture/ignore", "")
+
+
+def inbox_ignore(settings: QSettings) -> tuple[str, ...]:
+    text = str(read(settings, INBOX_IGNORE))
+    return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
 def inbox_folders(settings: QSettings) -> list[tuple[Path, str]]:

@@ -43,6 +43,7 @@ class GeneralSettings:
     space_folder: Path
     theme: str
     inbox_folders: tuple[tuple[Path, str], ...] = ()
+    inbox_ignore: str = ""
 
 
 class SettingsDialog(QDialog):
@@ -54,6 +55,7 @@ class SettingsDialog(QDialog):
     space_folder_changed = Signal(str)
     theme_changed = Signal(str)
     inbox_folders_changed = Signal(list)  # [(Path, after)]
+    inbox_ignore_changed = Signal(str)  # comma-separated glob patterns
 
     def __init__(
         self, current: GeneralSettings, unlocked: bool, parent: QWidget | None = None
@@ -186,6 +188,12 @@ class SettingsDialog(QDialog):
         self.add_inbox.clicked.connect(self._choose_inbox)
         self.remove_inbox.clicked.connect(self._remove_inbox)
         self.inbox.currentItemChanged.connect(lambda *_: self._update_inbox_buttons())
+        self.inbox_ignore = QLineEdit(current.inbox_ignore, capture)
+        self.inbox_ignore.setObjectName("inbox_ignore")
+        self.inbox_ignore.setPlaceholderText(self.tr("for example *.xmp, *.aae, draft-*"))
+        self.inbox_ignore.setAccessibleName(self.tr("Also ignore files matching"))
+        self.inbox_ignore.editingFinished.connect(
+            lambda: self.inbox_ignore_changed.emit(self.inbox_ignore.text()))
         inbox_buttons = QHBoxLayout()
         inbox_buttons.addWidget(self.add_inbox)
         inbox_buttons.addWidget(self.remove_inbox)
@@ -199,6 +207,12 @@ class SettingsDialog(QDialog):
             capture))  # fmt: skip
         capture_layout.addWidget(self.inbox, 1)
         capture_layout.addLayout(inbox_buttons)
+        ignore_form = QFormLayout()
+        ignore_form.addRow(self.tr("Also &ignore"), self.inbox_ignore)
+        ignore_form.addRow("", _body(self.tr(
+            "Temporary and hidden files (.part, .crdownload, ~$ locks, dotfiles, "
+            ".DS_Store, Thumbs.db…) are always ignored."), capture))  # fmt: skip
+        capture_layout.addLayout(ignore_form)
         self._update_inbox_buttons()
 
         self.tabs.addTab(general, self.tr("General"))

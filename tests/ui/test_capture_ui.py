@@ -106,3 +106,30 @@ def test_files_arriving_while_locked_come_in_at_the_next_unlock(  # type: ignore
     qtbot.waitUntil(lambda: _captured_count(window) == 1, timeout=15000)
     assert (inbox / "imported" / "certificate.png").exists()  # moved aside, as chosen
     assert not (inbox / "certificate.png").exists()
+
+
+def test_extra_ignore_patterns_from_preferences(  # type: ignore[no-untyped-def]
+    qtbot, unlocked: MainWindow, tmp_path: Path
+) -> None:
+    from ui import preferences
+
+    window = unlocked
+    window.capture._settings = FAST
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    preferences.set_inbox_folders(window.settings, [(inbox, "keep")])
+    window.preferences_action.trigger()
+    dialog = window.settings_dialog
+    assert dialog is not None
+    qtbot.keyClicks(dialog.inbox_ignore, "*.xmp, draft-*")
+    dialog.inbox_ignore.editingFinished.emit()
+    dialog.close()
+    assert preferences.inbox_ignore(window.settings) == ("*.xmp", "draft-*")
+    (inbox / "photo.xmp").write_text("<x:xmpmeta/>")
+    (inbox / "draft-notes.txt").write_text("not yet")
+    (inbox / "notes.txt").write_text("Agenda and actions")
+    qtbot.waitUntil(lambda: _captured_count(window) == 1, timeout=15000)
+    assert window.capture.service is not None
+    assert window.capture.service.wait_until_idle(10)
+    assert window.space is not None
+    assert [s.title for s in window.space.list_assets()[0]] == ["notes"]
