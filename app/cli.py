@@ -35,6 +35,25 @@ from app.forms.model import FieldSpec, Template
 from app.forms.render import to_html, to_markdown
 from app.passphrase import PassphraseUnavailable, get_passphrase, read_secret_file
 from app.space import AmbiguousId, Space
+from app.transfer import (
+    EXPORT_FORMATS,
+    IMPORT_FORMATS,
+    Cancelled,
+    DamagedArchive,
+    ExportJob,
+    FormatUnavailable,
+    ImportJob,
+    InvalidInput,
+    Selection,
+    TransferError,
+    TransferReport,
+    UnknownFormat,
+    UnsupportedArchive,
+    WrongArchivePassphrase,
+    detect_format,
+    exporter_for,
+    importer_for,
+)
 from store.errors import (
     DamagedSpace,
     NoSuchAsset,
@@ -62,6 +81,11 @@ EXIT_NOT_FOUND = 5
 EXIT_NOT_A_SPACE = 6
 EXIT_NOT_ALL_CAPTURED = 7
 
+#: The portable archive's passphrase, if no --archive-passphrase-file is given.
+ARCHIVE_PASSPHRASE_VARIABLE = "CAIRN_ARCHIVE_PASSPHRASE"
+#: log2 scrypt cost of archives written under the tests' cheap key-derivation policy.
+TEST_ARCHIVE_WORK_FACTOR = 10
+
 EXIT_CODES_HELP = """\
 exit codes:
   0  success
@@ -70,7 +94,8 @@ exit codes:
   3  wrong passphrase or recovery key
   4  the space is damaged or has been tampered with (see `cairn verify`)
   5  no such asset, version or attachment
-  6  the space file does not exist or is not a Cairn space
+  6  the space file does not exist or is not a Cairn space, or an archive is
+     in a format this Cairn is too old to read
   7  capture --once: some files could not be imported (each is named on stderr)
 
 The passphrase comes from --passphrase-file FILE, else the CAIRN_PASSPHRASE
@@ -202,6 +227,22 @@ def build_parser() -> argparse.ArgumentParser:
                          help="import a file once unchanged this long (default 2)")  # fmt: skip
     capture.add_argument("--ignore", action="append", default=[], metavar="GLOB",
                          help="also ignore file names matching GLOB; repeatable")  # fmt: skip
+
+    export = command("export", "export the whole space as a portable archive, or assets "
+                     "as HTML, Markdown, PDF or LEAP2A (see docs/portable-format.md)")  # fmt: skip
+    export.add_argument("out", type=Path, metavar="OUT", help="the file (or folder) to write")
+    export.add_argument("--format", required=True, choices=EXPORT_FORMATS)
+    export.add_argument("--tag", metavar="TAG", help="only assets with this tag")
+    export.add_argument("--id", action="append", default=[], dest="ids", metavar="ID",
+                        help="only this asset; repeatable (with --tag: both)")  # fmt: skip
+    export.add_argument("--archive-passphrase-file", type=Path, metavar="F",
+                        help="the portable archive's own passphrase, from F")  # fmt: skip
+    import_ = command("import", "import a portable archive (creating SPACE if it does not "
+                      "exist, else merging), a LEAP2A file or a Markdown folder")  # fmt: skip
+    import_.add_argument("source", type=Path, metavar="IN", help="the file or folder to import")
+    import_.add_argument("--format", choices=IMPORT_FORMATS, help="detected when omitted")
+    import_.add_argument("--archive-passphrase-file", type=Path, metavar="F",
+                         help="the portable archive's passphrase, from F")  # fmt: skip
 
     command("new-recovery-key", "issue a new recovery key (shown once); the old one stops working")
     command("verify", "check every record, attachment chunk and the manifest")
@@ -815,6 +856,122 @@ class Runner:
             return
         print(line, flush=True)
 
+    # ---------------------------------------------------------- export, import
+
+    def _archive_passphrase(self, *, confirm: bool) -> str:
+        """--archive-passphrase-file, else CAIRN_ARCHIVE_PASSPHRASE, else a prompt."""
+        if self.args.archive_passphrase_file is not None:
+            passphrase = read_secret_file(self.args.archive_passphrase_file)
+        elif ARCHIVE_PASSPHRASE_VARIABLE in os.environ:
+            # Taken out, like CAIRN_PASSPHRASE, so that programs started later do not see it.
+            passphrase = os.environ.pop(ARCHIVE_PASSPHRASE_VARIABLE)
+        elif not sys.stdin.isatty():
+            raise UsageError("no archive passphrase: use --archive-passphrase-file F or set "
+                             f"{ARCHIVE_PASSPHRASE_VARIABLE}")  # fmt: skip
+        else:
+            passphrase = getpass.getpass("Archive passphrase: ")
+            if confirm and getpass.getpass("Repeat the archive passphrase: ") != passphrase:
+                raise UsageError("the two archive passphrases do not match")
+        if not passphrase:
+            raise UsageError("the archive passphrase must not be empty")
+        return passphrase
+
+    def _archive_work_factor(self) -> int | None:
+        # A policy with fixed parameters is the test suite's cheap one (store/kdf.py):
+        # archives written under it get a cheap scrypt too. Production: age's default.
+        return None if self.policy.fixed is None else TEST_ARCHIVE_WORK_FACTOR
+
+    def cmd_export(self) -> None:
+        exporter = exporter_for(self.args.format)  # "not available yet" before any prompt
+        selection = Selection(tuple(self.args.ids), self.args.tag)
+        out: Path = self.args.out
+        if self.args.format == "portable":
+            if not selection.everything:
+                raise UsageError("a portable archive holds the whole space; --id and --tag "
+                                 "are for the other formats")  # fmt: skip
+            if out.is_dir():
+                raise UsageError(f"{out} is a folder; give a file name for the archive")
+        if not out.absolute().parent.is_dir():
+            raise UsageError(f"the folder {out.absolute().parent} does not exist")
+        with self.open() as space:
+            job = ExportJob(space, out, selection)
+            if self.args.format == "portable":
+                job.archive_passphrase = self._archive_passphrase(confirm=True)
+                job.archive_work_factor = self._archive_work_factor()
+            report = exporter(job)
+        self._transfer_summary(report, f"Exported to {_printable(str(out))}")
+
+    def cmd_import(self) -> None:
+        source: Path = self.args.source
+        if not source.exists():
+            raise UsageError(f"{source} does not exist")
+        kind = self.args.format or detect_format(source)
+        if kind == "portable":
+            self._import_portable(source)
+            return
+        importer = importer_for(kind)
+        with self.open() as space:
+            report = importer(ImportJob(space, source))
+        self._transfer_summary(report, f"Imported into {_printable(str(self.args.space))}")
+
+    def _import_portable(self, source: Path) -> None:
+        from app.portable import NewSpace, import_portable
+
+        space_path: Path = self.args.space
+        if space_path.exists():
+            with self.open() as space:
+                report = import_portable(source, space, self._archive_passphrase(confirm=False))
+            self._transfer_summary(report, f"Merged into {_printable(str(space_path))}")
+            return
+        if not space_path.absolute().parent.is_dir():
+            raise UsageError(f"the folder {space_path.absolute().parent} does not exist")
+        archive_passphrase = self._archive_passphrase(confirm=False)
+        passphrase = get_passphrase(
+            self.args.passphrase_file, prompt="New passphrase for the space: ", confirm=True
+        )
+        new = NewSpace(space_path, passphrase, self.policy)
+        report = import_portable(source, new, archive_passphrase)
+        self._transfer_summary(report, f"Created {_printable(str(space_path))} from the archive")
+        if report.recovery_key and not self.out.as_json:
+            self.out.line("")
+            self.out.line("Your recovery key opens the space if you forget the passphrase.")
+            self.out.line("Write it down and keep it somewhere safe: it is shown only this once.")
+            self.out.line("")
+            self.out.line(f"    {report.recovery_key}")
+
+    def _transfer_summary(self, report: TransferReport, what: str) -> None:
+        """One line (or a JSON object) on stdout; warnings on stderr; exit 4 if damaged."""
+        for message in report.warnings:
+            _warn(message)
+        for message in report.skipped:
+            _warn(f"not included: {message}")
+        for message in report.damaged:
+            _warn(f"could not be read, so not included: {message}")
+        if report.damaged:
+            self.exit_code = EXIT_DAMAGED
+        if self.out.as_json:
+            data: dict[str, Any] = {
+                "format": report.format, "path": str(report.path) if report.path else None,
+                "assets": report.assets, "files": report.files, "bytes": report.bytes,
+                "warnings": report.warnings, "skipped": report.skipped,
+                "damaged": report.damaged, "details": report.details,
+            }  # fmt: skip
+            for name in ("space_id", "recovery_key"):
+                if getattr(report, name, None):
+                    data[name] = getattr(report, name)
+            self.out.json(data)
+            return
+        counts = ", ".join(f"{value} {name}" for name, value in report.details.items()
+                           if name in ("new", "merged", "unchanged") and value)  # fmt: skip
+        self.out.line(
+            f"{what} ({report.format}): {report.assets} asset{'s' if report.assets != 1 else ''}"
+            + (f" ({counts})" if counts else "")
+            + f", {report.files} file{'s' if report.files != 1 else ''} "
+            f"({_human_size(report.bytes)})"
+            + (f", {len(report.warnings)} warning(s)" if report.warnings else "")
+            + "."
+        )
+
     def _new_passphrase(self) -> str:
         if self.args.new_passphrase_file is not None:
             return read_secret_file(self.args.new_passphrase_file)
@@ -910,8 +1067,14 @@ def _exit_code_for(exc: BaseException) -> int:
         return EXIT_DAMAGED
     if isinstance(exc, NoSuchAsset | NoSuchAttachment | NoSuchVersion | AmbiguousId):
         return EXIT_NOT_FOUND
-    if isinstance(exc, NotASpace):
+    if isinstance(exc, NotASpace | UnsupportedArchive):
         return EXIT_NOT_A_SPACE
+    if isinstance(exc, WrongArchivePassphrase):
+        return EXIT_WRONG_SECRET
+    if isinstance(exc, DamagedArchive):
+        return EXIT_DAMAGED
+    if isinstance(exc, FormatUnavailable | UnknownFormat | InvalidInput):
+        return EXIT_USAGE
     if isinstance(
         exc,
         UsageError
@@ -983,13 +1146,15 @@ def main(argv: Sequence[str] | None = None, *, kdf_policy: KdfPolicy = PRODUCTIO
         return Runner(args, kdf_policy).run()
     except KeyboardInterrupt:
         return _fail(130, "interrupted")
+    except Cancelled:
+        return _fail(130, "cancelled; nothing was written")
     except BrokenPipeError:
         # Output piped into `head` and the like: not an error worth a message.
         sys.stderr.close()
         return EXIT_OK
     except (
         StoreError, UsageError, PassphraseUnavailable, OSError, UnknownTemplate, InvalidAnswers,
-        TemplateError,
+        TemplateError, TransferError,
     ) as exc:  # fmt: skip
         return _fail(_exit_code_for(exc), _message_for(exc))
     except Exception as exc:
