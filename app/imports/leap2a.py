@@ -95,6 +95,7 @@ RELATION_RELS = {
     "attends",
     "attended_by",
 }
+SKILL_TYPES = ("ability", "achievement")
 EVIDENCE_RELS = {"has_evidence", "is_evidence_of", "supports", "supported_by", "related"}
 STAGE_STATUS = {
     "planned": "not-started",
@@ -159,6 +160,7 @@ class Entry:
     mahara_type: str = ""
     mahara_plugin: str = ""
     cairn_template: str | None = None
+    cairn_version: str | None = None
     cairn_fields: str | None = None
     cairn_earlier: str | None = None
 
@@ -307,6 +309,7 @@ class _Reader:
         elif namespace == CAIRN:
             if local == "template":
                 entry.cairn_template = (child.text or "").strip()
+                entry.cairn_version = child.get(f"{{{CAIRN}}}version") or None
             elif local == "fields":
                 entry.cairn_fields = child.text or ""
             elif local == "earlier":
@@ -638,7 +641,8 @@ class _Planner:
         file_owner: dict[str, list[str]] = defaultdict(list)
         file_items = {e.id for e in entries if self.is_file_item(e) and e.id not in skip}
         for entry in entries:
-            if entry.id in skip or entry.id in file_items:
+            # A skill does not hold files: a file that is evidence of it stays evidence.
+            if entry.id in skip or entry.id in file_items or entry.leap_type in SKILL_TYPES:
                 continue
             for target in self.targets(entry, FILE_RELS_OUT):
                 if target.id in file_items and entry.id not in file_owner[target.id]:
@@ -683,7 +687,7 @@ class _Planner:
             if (
                 target.id not in skip
                 and target.id not in file_items
-                and target.leap_type != "selection"
+                and target.leap_type not in ("selection", *SKILL_TYPES)
             ):
                 owners.append(target.id)
         return owners
@@ -882,6 +886,8 @@ class _Planner:
             created=_moment(entry.published) or _moment(entry.updated),
             files=files,
             earlier=earlier,
+            template_version=entry.cairn_version,
+            keep_template_version=True,
         )
         for spec in template.fields:
             value = fields.get(spec.id)

@@ -9,10 +9,12 @@ never yields more than its declared size (zipfile stops there).
 
 from __future__ import annotations
 
+import io
 import stat
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
-from typing import IO, Protocol
+from typing import IO, Any, Protocol, cast
 
 from app.transfer import DEFAULT_LIMITS, DamagedArchive, InvalidInput, Limits, safe_member_name
 
@@ -96,9 +98,10 @@ class ZipFiles:
 
     def open(self, name: str) -> IO[bytes]:
         try:
-            return self._zip.open(self._members[name])
+            member = self._zip.open(self._members[name])
         except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError) as exc:
             raise DamagedArchive(f"the zip member {name!r} cannot be read: {exc}") from exc
+        return cast(IO[bytes], _CheckedMember(member, name))
 
     def read_document(self, name: str) -> bytes:
         size = self.size(name) or 0
@@ -112,6 +115,33 @@ class ZipFiles:
 
     def close(self) -> None:
         self._zip.close()
+
+
+class _CheckedMember(io.RawIOBase):
+    """A zip member whose damage (a bad CRC, a truncated stream) is a DamagedArchive."""
+
+    def __init__(self, member: IO[bytes], name: str) -> None:
+        super().__init__()
+        self._member = member
+        self._name = name
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        try:
+            return self._member.read(-1 if size is None else size)
+        except (zipfile.BadZipFile, EOFError, OSError, zlib.error) as exc:
+            raise DamagedArchive(f"the zip member {self._name!r} is damaged: {exc}") from exc
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._member.close()
+        super().close()
 
 
 class FolderFiles:

@@ -67,6 +67,10 @@ class StagedAsset:
     #: Keys of other staged assets to link to by hand (not through a field).
     related: list[str] = field(default_factory=list)
     earlier: dict[str, Any] = field(default_factory=dict)
+    #: The template version the answers were written against, when the source says
+    #: (None: unknown); by default the template's current version.
+    template_version: str | None = None
+    keep_template_version: bool = False
 
 
 def _record(
@@ -85,7 +89,9 @@ def _record(
         id=asset_id,
         version=1,
         template_id=template.qualified_id,
-        template_version=template.version,
+        template_version=(
+            staged.template_version if staged.keep_template_version else template.version
+        ),
         title=staged.title,
         fields=fields,
         tags=normalise_tags(staged.tags),
