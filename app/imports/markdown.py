@@ -118,7 +118,13 @@ class _Vault:
         self.by_path = {name.casefold(): name for name in self.names}
 
     def notes(self) -> list[str]:
-        return [n for n in self.names if n.lower().endswith(NOTE_SUFFIXES)]
+        """The notes, leaving out app folders (.obsidian, .trash) and zip debris (__MACOSX)."""
+        return [
+            name
+            for name in self.names
+            if name.lower().endswith(NOTE_SUFFIXES)
+            and not any(part.startswith(".") or part == "__MACOSX" for part in name.split("/"))
+        ]
 
     def find(self, note: str, reference: str, *, by_name: bool) -> str | None:
         """The file a link in `note` names: relative to the note, from the root, or
