@@ -186,7 +186,7 @@ def _asset_page(
             path = quote(files[info.id])
             body.append(
                 f'<figure><a href="../{_e(path)}"><img src="../{_e(path)}" alt="{_e(info.name)}"'
-                f'></a><figcaption>{_e(info.name)}</figcaption></figure>'
+                f"></a><figcaption>{_e(info.name)}</figcaption></figure>"
             )
         if others:
             body.append('<ul class="downloads">')
