@@ -10,6 +10,7 @@ before the space is touched (see app.imports.staging).
 from __future__ import annotations
 
 import re
+from collections import Counter
 from datetime import UTC, date, datetime
 from functools import partial
 from pathlib import Path
@@ -154,7 +155,11 @@ def _is_local(target: str) -> bool:
 
 
 def _stage_note(
-    vault: _Vault, note: str, library: TemplateLibrary, report: TransferReport
+    vault: _Vault,
+    note: str,
+    library: TemplateLibrary,
+    report: TransferReport,
+    unknown_keys: Counter[str],
 ) -> StagedAsset:
     raw = vault.files.read_document(note)
     text = raw.decode("utf-8", errors="replace")
@@ -177,9 +182,7 @@ def _stage_note(
     created = next(
         (_created(matter[k]) for k in CREATED_KEYS if k in matter and _created(matter[k])), None
     )
-    unknown = sorted(set(matter) - KNOWN_KEYS)
-    if unknown:
-        report.warnings.append(f"{note}: front matter keys not imported: {', '.join(unknown)}")
+    unknown_keys.update(set(matter) - KNOWN_KEYS)
 
     files: list[StagedFile] = []
     seen: dict[str, str] = {}
@@ -258,10 +261,17 @@ def import_markdown(job: ImportJob) -> TransferReport:
             raise InvalidInput(f"{source} holds no Markdown notes (.md)")
         library = TemplateLibrary.load()
         staged = []
+        unknown_keys: Counter[str] = Counter()
         for number, note in enumerate(notes, start=1):
             job.check_cancelled()
-            staged.append(_stage_note(vault, note, library, report))
+            staged.append(_stage_note(vault, note, library, report, unknown_keys))
             job.report_progress(number, len(notes) * 2)
+        if unknown_keys:
+            listed = ", ".join(
+                f"{key} ({count} notes)" if count > 1 else key
+                for key, count in sorted(unknown_keys.items())
+            )
+            report.warnings.append(f"front matter keys not imported: {listed}")
         total = sum(f.size for s in staged for f in s.files)
         if total > job.limits.max_total_bytes:
             raise DamagedArchive("the linked files are over the total size limit")
