@@ -210,7 +210,7 @@ class Space:
                     fields=values,
                     tags=normalise_tags(tags),
                     links=self._with_field_links(explicit, template, values),
-                    template_version=template_version,
+                    template_version=template_version or (template.version if template else None),
                     skills=skills,
                     status=status,
                 )

@@ -46,3 +46,9 @@ def test_summaries_carry_skills_and_status_label(space: Space) -> None:
     assert summaries[0].status == "Done"
     assert space.get_asset(plan.id).status == "Done"
     assert space.get_version(plan.id, 1).status == "In progress"
+
+
+def test_the_template_given_sets_the_version_written_against(space: Space) -> None:
+    template = TemplateLibrary.load().get("evidence")
+    record = space.add_asset("builtin/evidence", "Photo", {}, template=template)
+    assert record.template_version == template.version
