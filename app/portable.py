@@ -954,6 +954,10 @@ class _Importer:
         _check(not missing, f"the archive is missing {len(missing)} file(s) its manifest lists"
                + (f", such as {missing[0]}" if missing else ""))  # fmt: skip
         _check(not self.attachments, "the archive is missing attachments its assets list")
+        if self.new_space and IDENTITY_NAME not in self.seen:
+            self.report.warnings.append(
+                "the archive holds no identity key; the new space has a new one"
+            )
         self.report.assets = self.counts["new"] + self.counts["merged"]
         self.report.details.update(self.counts)
 
