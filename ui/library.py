@@ -613,6 +613,10 @@ class LibraryPage(QWidget):
 
     # ------------------------------------------------------------ public API
 
+    def all_summaries(self) -> list[AssetSummary]:
+        """Every asset listed (not only those shown)."""
+        return list(self._all)
+
     def set_templates(self, templates: dict[str, Template]) -> None:
         self._templates = templates
         self.model.set_templates(templates)

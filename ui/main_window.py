@@ -24,7 +24,7 @@ from app.space import Space
 from store.kdf import PRODUCTION_POLICY, KdfPolicy
 from store.records import AssetRecord
 from store.search import SearchHit
-from ui import preferences
+from ui import preferences, transfers
 from ui.capture_control import CaptureControl
 from ui.editing import EditingController
 from ui.editor import AssetEditor
@@ -36,6 +36,7 @@ from ui.preferences import default_space_path
 from ui.settings_dialog import GeneralSettings, SettingsDialog
 from ui.tasks import TaskRunner
 from ui.theme import apply_theme
+from ui.transfer_dialog import ExportDialog, ImportDialog
 from ui.unlock import RecoverPage, UnlockPage
 
 MAX_RECENT = 8
@@ -75,6 +76,7 @@ class MainWindow(QMainWindow):
         self.editing = EditingController(self.runner, self.templates, lambda: self.space, self)
         self.capture = CaptureControl(self.runner, lambda: self.space, self)
         self.settings_dialog: SettingsDialog | None = None
+        self.transfer_dialog: ExportDialog | ImportDialog | None = None
         self.stack = QStackedWidget(self)
         for page in (self.welcome, self.create_page, self.recovery_key_page, self.unlock_page,
                      self.recover_page, self.library):  # fmt: skip
@@ -142,6 +144,13 @@ class MainWindow(QMainWindow):
         self.redo_action.setShortcut(QKeySequence.StandardKey.Redo)
         self.redo_action.setEnabled(False)
         self.redo_action.triggered.connect(self._redo)
+        self.export_action = QAction(self.tr("&Export…"), self)
+        self.export_action.setShortcut(QKeySequence("Ctrl+E"))
+        self.export_action.setEnabled(False)
+        self.export_action.triggered.connect(self.show_export)
+        self.import_action = QAction(self.tr("&Import…"), self)
+        self.import_action.setEnabled(False)
+        self.import_action.triggered.connect(self.show_import)
         self.lock_action = QAction(icon("lock"), self.tr("&Lock"), self)
         self.lock_action.setShortcut(QKeySequence("Ctrl+L"))
         self.lock_action.setEnabled(False)
@@ -163,6 +172,9 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.new_action)
         file_menu.addAction(self.save_action)
         file_menu.addSeparator()
+        file_menu.addAction(self.import_action)
+        file_menu.addAction(self.export_action)
+        file_menu.addSeparator()
         file_menu.addAction(self.lock_action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
@@ -183,6 +195,8 @@ class MainWindow(QMainWindow):
         unlocked = page is self.library or (self.editor is not None and page is self.editor)
         self.lock_action.setEnabled(unlocked)
         self.new_action.setEnabled(unlocked)
+        self.export_action.setEnabled(unlocked)
+        self.import_action.setEnabled(unlocked)
         self.find_action.setEnabled(page is self.library)
         self.save_action.setEnabled(self.editor is not None and page is self.editor)
         self._update_undo_actions()
@@ -484,6 +498,48 @@ class MainWindow(QMainWindow):
             on_error=lambda error: self.statusBar().showMessage(describe(error), 8000),
         )
 
+    # ---------------------------------------------------------- export, import
+
+    def show_export(self) -> None:
+        tags = sorted({t for s in self.library.all_summaries() for t in s.tags}, key=str.casefold)
+        dialog = ExportDialog(tags, self)
+        self.transfer_dialog = dialog
+        dialog.export_requested.connect(self._export)
+        dialog.open()
+
+    def _export(self, fmt: str, destination: str, tag: str, passphrase: str) -> None:
+        space, dialog = self.space, self.transfer_dialog
+        if space is None or not isinstance(dialog, ExportDialog):
+            return
+        progress = dialog.progress
+        self.runner.run_store(
+            lambda: transfers.export(space, fmt, Path(destination), tag, passphrase, progress),
+            on_done=lambda report: dialog.job_done(None, transfers.summary(report)),
+            on_error=lambda error: dialog.job_done(describe(error)),
+        )
+
+    def show_import(self) -> None:
+        dialog = ImportDialog(self)
+        self.transfer_dialog = dialog
+        dialog.import_requested.connect(self._import)
+        dialog.open()
+
+    def _import(self, fmt: str, source: str, passphrase: str) -> None:
+        space, dialog = self.space, self.transfer_dialog
+        if space is None or not isinstance(dialog, ImportDialog):
+            return
+        progress = dialog.progress
+
+        def done(report: object) -> None:
+            dialog.job_done(None, transfers.summary(report))
+            self.refresh_library()
+
+        self.runner.run_store(
+            lambda: transfers.import_into(space, fmt, Path(source), passphrase, progress),
+            on_done=done,
+            on_error=lambda error: dialog.job_done(describe(error)),
+        )
+
     # --------------------------------------------------------------- idle lock
 
     def set_idle_lock(self, milliseconds: int) -> None:
@@ -517,9 +573,12 @@ class MainWindow(QMainWindow):
         """Forget everything decrypted and return to the unlock screen."""
         self.capture.stop()
         self.editing.lock()
-        if self.settings_dialog is not None:
-            self.settings_dialog.close()  # its Security page acts on the space
-            self.settings_dialog = None
+        for dialog in (self.settings_dialog, self.transfer_dialog):
+            if dialog is not None:
+                if isinstance(dialog, ExportDialog | ImportDialog):
+                    dialog.progress.cancel.set()  # a job under way stops and keeps nothing
+                dialog.close()  # they act on the space
+        self.settings_dialog = self.transfer_dialog = None
         space, self.space = self.space, None
         self.idle_timer.stop()
         self.library.clear()

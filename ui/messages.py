@@ -22,6 +22,14 @@ def _tr(text: str) -> str:
 
 def describe(error: BaseException) -> str:
     """One or two plain sentences for an error; never a traceback or an id."""
+    from app.transfer import Cancelled, TransferError, WrongArchivePassphrase
+
+    if isinstance(error, Cancelled):
+        return _tr("Stopped. Nothing was changed and nothing half-done was kept.")
+    if isinstance(error, WrongArchivePassphrase):
+        return _tr("That passphrase does not open this archive. Nothing was imported.")
+    if isinstance(error, TransferError):
+        return str(error).capitalize().rstrip(".") + "."
     if isinstance(error, WrongPassphrase):
         return _tr("That passphrase does not open this space. Check Caps Lock and try again.")
     if isinstance(error, WrongRecoveryKey):

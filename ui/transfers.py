@@ -1,0 +1,57 @@
+"""The export and import jobs the desktop runs on the store thread (plain data in and out)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QCoreApplication
+
+from app.portable import import_portable
+from app.space import Space
+from app.transfer import (
+    ExportJob,
+    ImportJob,
+    Selection,
+    TransferReport,
+    detect_format,
+    exporter_for,
+    importer_for,
+)
+from ui.transfer_dialog import TransferProgress
+
+
+def _tr(text: str) -> str:
+    return QCoreApplication.translate("transfers", text)
+
+
+def export(space: Space, fmt: str, out: Path, tag: str, passphrase: str,
+           progress: TransferProgress) -> TransferReport:  # fmt: skip
+    job = ExportJob(space, out, Selection(tag=tag or None), archive_passphrase=passphrase or None,
+                    progress=progress.report, cancelled=progress.cancel.is_set)  # fmt: skip
+    return exporter_for(fmt)(job)
+
+
+def import_into(space: Space, fmt: str, source: Path, passphrase: str,
+                progress: TransferProgress) -> TransferReport:  # fmt: skip
+    fmt = fmt or detect_format(source)
+    if fmt == "portable":
+        return import_portable(source, space, passphrase, progress=progress.report,
+                               cancelled=progress.cancel.is_set)  # fmt: skip
+    job = ImportJob(space, source, progress=progress.report, cancelled=progress.cancel.is_set)
+    return importer_for(fmt)(job)
+
+
+def summary(report: object) -> str:
+    """What was done, and what could not be, in sentences."""
+    if not isinstance(report, TransferReport):
+        return _tr("Done.")
+    text = _tr("Done: {assets} items and {files} files.").format(
+        assets=report.assets, files=report.files)  # fmt: skip
+    notes = [*report.skipped, *report.damaged, *report.warnings]
+    if notes:
+        shown = "\n".join(f"• {note}" for note in notes[:8])
+        more = len(notes) - 8
+        text += "\n" + _tr("Not everything came through:") + "\n" + shown
+        if more > 0:
+            text += "\n" + _tr("…and {n} more.").format(n=more)
+    return text
