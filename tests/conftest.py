@@ -34,6 +34,14 @@ def isolated_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CAIRN_DEBUG", raising=False)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def qt_application(qapp):  # type: ignore[no-untyped-def]
+    """One QApplication for the whole run, made first: code that needs Qt and finds
+    none (e.g. the PDF export) would otherwise make a QGuiApplication, on which no
+    widget can ever be created (Qt aborts the process)."""
+    return qapp
+
+
 @pytest.fixture
 def kdf_policy() -> KdfPolicy:
     """The cheap key-derivation policy; tests must ask for it explicitly."""
