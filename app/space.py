@@ -322,6 +322,10 @@ class Space:
         """Every version in full, oldest first; the last is current (for the archive)."""
         return self._store.asset_versions(asset_id)
 
+    def iter_asset_versions(self) -> Iterable[list[AssetRecord] | DamagedRecord]:
+        """Every asset with every version, in id order, in batches (for the archive)."""
+        return self._store.iter_asset_versions()
+
     def restore_version(self, asset_id: str, version: int) -> AssetRecord:
         """Make an earlier version current again (as a new version; nothing is lost)."""
         old = self._store.get_version(asset_id, version)

@@ -911,6 +911,47 @@ class SpaceFile:
             versions.append(AssetRecord.from_parts(asset_id, version, document, document))
         return [*versions, current]
 
+    @_database_errors_in_generator
+    def iter_asset_versions(self, batch: int = 200) -> Iterator[list[AssetRecord] | DamagedRecord]:
+        """Every asset with every version (as asset_versions), in id order and in batches
+        read in one transaction each; an asset with any damaged version as DamagedRecord."""
+        last = ""
+        open_ = self._fields.open
+        while True:
+            with self._read() as session:
+                connection = session.connection()
+                rows = list(connection.exec_driver_sql(
+                    "SELECT id, version, summary, body FROM asset WHERE id > ? ORDER BY id "
+                    "LIMIT ?", (last, batch),
+                ))  # fmt: skip
+                if not rows:
+                    return
+                history: dict[str, list[tuple[str, int, bytes]]] = {}
+                for row_id, asset_id, version, blob in connection.exec_driver_sql(
+                    "SELECT id, asset_id, version, document FROM asset_version "
+                    "WHERE asset_id > ? AND asset_id <= ? ORDER BY asset_id, version",
+                    (last, rows[-1][0]),
+                ):
+                    history.setdefault(asset_id, []).append((row_id, version, blob))
+            for asset_id, version, summary, body in rows:
+                versions = []
+                try:
+                    for row_id, number, blob in history.get(asset_id, []):
+                        document = open_(
+                            blob, "asset_version", "document", row_id, number, asset_id
+                        )
+                        versions.append(
+                            AssetRecord.from_parts(asset_id, number, document, document)
+                        )
+                    versions.append(self._open_asset_columns(asset_id, version, summary, body))
+                except DamagedRecord as damage:
+                    # Named by the asset, whichever of its versions failed.
+                    where = damage.column if damage.table == "asset" else "an earlier version"
+                    yield DamagedRecord("asset", asset_id, where)
+                    continue
+                yield versions
+            last = rows[-1][0]
+
     @_database_errors
     def get_version(self, asset_id: str, version: int) -> AssetRecord:
         current = self.get_asset(asset_id)
@@ -1582,73 +1623,74 @@ class ImportBatch:
 
     # ------------------------------------------------------------------ assets
 
+    # Plain driver SQL on the batch's connection: an import runs these for every
+    # asset, and building ORM statements would cost more than the cryptography.
+
+    def _sql(self, statement: str, parameters: tuple[Any, ...]) -> list[Any]:
+        result = self._session.connection().exec_driver_sql(statement, parameters)
+        return list(result) if result.returns_rows else []
+
     def versions(self, asset_id: str) -> list[AssetRecord]:
         """Every version of an asset, oldest first (current last); [] if there is none."""
-        session, fields = self._session, self._store._fields
-        row = session.exec(
-            select(AssetRow.version, AssetRow.summary, AssetRow.body).where(AssetRow.id == asset_id)
-        ).first()
-        if row is None:
+        rows = self._sql("SELECT version, summary, body FROM asset WHERE id = ?", (asset_id,))
+        if not rows:
             return []
-        current = self._store._open_asset_columns(asset_id, row[0], row[1], row[2])
+        current = self._store._open_asset_columns(asset_id, *rows[0])
         history = []
-        for row_id, version, blob in session.exec(
-            select(AssetVersionRow.id, AssetVersionRow.version, AssetVersionRow.document)
-            .where(AssetVersionRow.asset_id == asset_id)
-            .order_by(col(AssetVersionRow.version))
-        ).all():
-            document = fields.open(blob, "asset_version", "document", row_id, version, asset_id)
+        for row_id, version, blob in self._sql(
+            "SELECT id, version, document FROM asset_version WHERE asset_id = ? ORDER BY version",
+            (asset_id,),
+        ):
+            document = self._store._fields.open(
+                blob, "asset_version", "document", row_id, version, asset_id
+            )
             history.append(AssetRecord.from_parts(asset_id, version, document, document))
         return [*history, current]
 
     def put_history(self, record: AssetRecord) -> None:
         """Store `record` as an earlier version (number `record.version`) of its asset."""
-        taken = self._session.exec(
-            select(AssetVersionRow.id).where(
-                AssetVersionRow.asset_id == record.id, AssetVersionRow.version == record.version
-            )
-        ).first()
-        if taken is not None or record.version < 1:
+        taken = self._sql(
+            "SELECT 1 FROM asset_version WHERE asset_id = ? AND version = ?",
+            (record.id, record.version),
+        )
+        if taken or record.version < 1:
             raise ValueError(f"asset {record.id} already has a version {record.version}")
         history_id = str(uuid.uuid4())
         document = self._store._fields.seal(
             "asset_version", "document", history_id, record.version, record.document(),
             owner=record.id,
         )  # fmt: skip
-        self._session.execute(
-            insert(AssetVersionRow),
-            [{"id": history_id, "asset_id": record.id, "version": record.version,
-              "document": document}],
-        )  # fmt: skip
+        self._sql(
+            "INSERT INTO asset_version (id, asset_id, version, document) VALUES (?, ?, ?, ?)",
+            (history_id, record.id, record.version, document),
+        )
         self._delta.add("asset_version", history_id, record.version)
 
     def put_current(self, record: AssetRecord, replaces: int | None) -> None:
         """Make `record` the asset's current version: a new asset when `replaces` is
         None, else in place of the current version numbered `replaces` (which is not
         kept: store it with put_history first to keep it)."""
-        session = self._session
-        newest = session.exec(
-            select(func.max(AssetVersionRow.version)).where(AssetVersionRow.asset_id == record.id)
-        ).one()
+        ((newest,),) = self._sql(
+            "SELECT max(version) FROM asset_version WHERE asset_id = ?", (record.id,)
+        )
         if newest is not None and newest >= record.version:
             raise ValueError(f"asset {record.id}: version {record.version} is not the newest")
+        existing = self._sql("SELECT version FROM asset WHERE id = ?", (record.id,))
         summary, body = self._store._seal_asset(record)
-        existing = session.exec(select(AssetRow.version).where(AssetRow.id == record.id)).first()
         if replaces is None:
-            if existing is not None:
+            if existing:
                 raise ValueError(f"asset {record.id} already exists")
-            session.execute(
-                insert(AssetRow),
-                [{"id": record.id, "version": record.version, "summary": summary, "body": body}],
+            self._sql(
+                "INSERT INTO asset (id, version, summary, body) VALUES (?, ?, ?, ?)",
+                (record.id, record.version, summary, body),
             )
         else:
-            if existing != replaces:
+            if not existing or existing[0][0] != replaces:
                 raise ValueError(f"asset {record.id} is not at version {replaces}")
             self._delta.remove("asset", record.id, replaces)
-            session.execute(
-                update(AssetRow)
-                .where(col(AssetRow.id) == record.id)
-                .values(version=record.version, summary=summary, body=body)
+            self._sql(
+                "UPDATE asset SET version = ?, summary = ?, body = ? WHERE id = ?",
+                (record.version, summary, body, record.id),
             )
         self._delta.add("asset", record.id, record.version)
         self.touched.add(record.id)

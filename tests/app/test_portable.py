@@ -41,6 +41,7 @@ from app.transfer import (
 )
 from store.kdf import KdfPolicy
 from store.spacefile import CaptureRecord
+from tests.support import raw_db
 
 ARCHIVE_PASSPHRASE = "a different passphrase for the archive"
 REPO = Path(__file__).resolve().parents[2]
@@ -260,6 +261,24 @@ def test_an_independent_age_implementation_opens_the_archive(rich: Rich, tmp_pat
     assert manifest["space_id"] == rich.space.space_id
     assert pdf == b"".join(rich.space.read_attachment(rich.pdf))
     assert detect_format(archive) == "portable"
+
+
+def test_damaged_records_are_reported_and_everything_else_exported(
+    rich: Rich, tmp_path: Path
+) -> None:
+    db = raw_db(rich.space.path)
+    (body,) = db.execute("SELECT body FROM asset WHERE id = ?", (rich.reflection,)).fetchone()
+    damaged = body[:40] + bytes([body[40] ^ 1]) + body[41:]
+    db.execute("UPDATE asset SET body = ? WHERE id = ?", (damaged, rich.reflection))
+    db.close()
+    out = tmp_path / "me.cairn-archive"
+    report = export_portable(ExportJob(rich.space, out, archive_passphrase=ARCHIVE_PASSPHRASE,
+                                       archive_work_factor=WORK_FACTOR))  # fmt: skip
+    assert [line for line in report.damaged if rich.reflection in line]
+    files = members(out)
+    assert f"assets/{rich.reflection}.json" not in files
+    assert f"assets/{rich.plan}.json" in files
+    assert json.loads(files["manifest.json"])["contents"]["assets"] == 2
 
 
 def test_a_portable_export_is_the_whole_space(rich: Rich, tmp_path: Path) -> None:
