@@ -73,6 +73,7 @@ class WelcomePage(Page):
 
     create_requested = Signal()
     open_requested = Signal()
+    restore_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -92,13 +93,20 @@ class WelcomePage(Page):
         self.create_button.setDefault(True)
         self.open_button = QPushButton(self.tr("Open an existing space…"), self.column)
         self.open_button.setObjectName("open_button")
+        self.restore_button = QPushButton(self.tr("Restore from an archive…"), self.column)
+        self.restore_button.setObjectName("restore_button")
+        self.restore_button.setToolTip(self.tr(
+            "A portable archive (.cairn) exported from Cairn, for example on your last "
+            "work computer"))  # fmt: skip
 
         self.create_button.clicked.connect(self.create_requested)
         self.open_button.clicked.connect(self.open_requested)
+        self.restore_button.clicked.connect(self.restore_requested)
 
         buttons = QHBoxLayout()
         buttons.addWidget(self.create_button)
         buttons.addWidget(self.open_button)
+        buttons.addWidget(self.restore_button)
         buttons.addStretch(1)
         self.column_layout.addStretch(2)
         self.column_layout.addWidget(self.title)
@@ -251,6 +259,60 @@ class CreateSpacePage(Page):
     def _create(self) -> None:
         if self.fields.ready:
             self.create_requested.emit(str(self.path), self.fields.passphrase.text())
+
+
+class RestoreSpacePage(CreateSpacePage):
+    """Make a new space from a portable archive: the archive's passphrase, then the
+    new space's own passphrase and place."""
+
+    restore_requested = Signal(str, str, str, str)  # path, passphrase, archive, its passphrase
+
+    def __init__(self, default_path: Path, parent: QWidget | None = None) -> None:
+        super().__init__(default_path, parent)
+        self.setObjectName("RestoreSpacePage")
+        self.archive = Path()
+        self.title.setText(self.tr("Restore your space"))
+        self.archive_label = QLabel(self.column)
+        self.archive_label.setObjectName("archive_label")
+        self.archive_label.setWordWrap(True)
+        self.archive_passphrase = QLineEdit(self.column)
+        self.archive_passphrase.setObjectName("archive_passphrase")
+        self.archive_passphrase.setEchoMode(QLineEdit.EchoMode.Password)
+        self.archive_passphrase.setPlaceholderText(self.tr("The passphrase of the archive"))
+        self.archive_passphrase.setAccessibleName(self.tr("Archive passphrase"))
+        self.intro.setText(self.tr(
+            "Everything in the archive comes back: every item with its history, your files "
+            "and your signing key. Then choose a passphrase for the space on this computer "
+            "(it may be the one you used before)."))  # fmt: skip
+        self.create_button.setText(self.tr("Restore space"))
+        self.create_button.setObjectName("restore_space_button")
+        self.archive_passphrase.textChanged.connect(lambda _t: self._update())
+        index = self.column_layout.indexOf(self.intro) + 1
+        self.column_layout.insertWidget(index, self.archive_label)
+        self.column_layout.insertWidget(index + 1, self.archive_passphrase)
+        self.setTabOrder(self.archive_passphrase, self.fields.passphrase)
+
+    def start(self, archive: Path) -> None:
+        self.archive = archive
+        self.archive_label.setText(self.tr("From {archive}").format(archive=archive))
+        self.archive_passphrase.clear()
+        self.fields.clear()
+        self.set_busy(False)
+
+    def _update(self, busy: bool = False) -> None:
+        ready = self.fields.ready and bool(getattr(self, "archive_passphrase", None)
+                                           and self.archive_passphrase.text())  # fmt: skip
+        self.create_button.setEnabled(ready and not self.progress.isVisible())
+
+    def set_busy(self, busy: bool, message: str = "") -> None:
+        super().set_busy(busy, message)
+        self.archive_passphrase.setEnabled(not busy)
+
+    def _create(self) -> None:
+        if self.create_button.isEnabled():
+            self.restore_requested.emit(
+                str(self.path), self.fields.passphrase.text(),
+                str(self.archive), self.archive_passphrase.text())  # fmt: skip
 
 
 class RecoveryKeyPage(Page):

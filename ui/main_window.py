@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 from app.dashboard import Dashboard, build_dashboard
 from app.forms.library import TemplateLibrary
 from app.forms.model import Template
+from app.portable import NewSpace, import_portable
 from app.space import Space
 from store.kdf import PRODUCTION_POLICY, KdfPolicy
 from store.records import AssetRecord
@@ -28,7 +29,7 @@ from ui import preferences, transfers
 from ui.capture_control import CaptureControl
 from ui.editing import EditingController
 from ui.editor import AssetEditor
-from ui.first_run import CreateSpacePage, RecoveryKeyPage, WelcomePage
+from ui.first_run import CreateSpacePage, RecoveryKeyPage, RestoreSpacePage, WelcomePage
 from ui.icons import app_icon, icon
 from ui.library import LibraryPage
 from ui.messages import describe
@@ -44,6 +45,18 @@ _ACTIVITY = {
     QEvent.Type.KeyPress, QEvent.Type.MouseButtonPress, QEvent.Type.MouseMove,
     QEvent.Type.Wheel, QEvent.Type.TouchBegin,
 }  # fmt: skip
+
+
+def is_archive(path: Path) -> bool:
+    """A portable archive (age-encrypted), as opposed to a space (SQLite)."""
+    try:
+        with path.open("rb") as handle:
+            return handle.read(len(AGE_MAGIC)) == AGE_MAGIC
+    except OSError:
+        return False
+
+
+AGE_MAGIC = b"age-encryption.org/v1"
 
 
 class MainWindow(QMainWindow):
@@ -68,6 +81,7 @@ class MainWindow(QMainWindow):
 
         self.welcome = WelcomePage(self)
         self.create_page = CreateSpacePage(default_space_path(self.settings), self)
+        self.restore_page = RestoreSpacePage(default_space_path(self.settings), self)
         self.recovery_key_page = RecoveryKeyPage(self)
         self.unlock_page = UnlockPage(self)
         self.recover_page = RecoverPage(self)
@@ -78,13 +92,17 @@ class MainWindow(QMainWindow):
         self.settings_dialog: SettingsDialog | None = None
         self.transfer_dialog: ExportDialog | ImportDialog | None = None
         self.stack = QStackedWidget(self)
-        for page in (self.welcome, self.create_page, self.recovery_key_page, self.unlock_page,
+        for page in (self.welcome, self.create_page, self.restore_page, self.recovery_key_page,
+                     self.unlock_page,
                      self.recover_page, self.library):  # fmt: skip
             self.stack.addWidget(page)
         self._build_actions()
 
         self.welcome.create_requested.connect(self.show_create)
         self.welcome.open_requested.connect(self._open_existing)
+        self.welcome.restore_requested.connect(self._choose_archive)
+        self.restore_page.back_requested.connect(self.show_start)
+        self.restore_page.restore_requested.connect(self.restore_space)
         self.create_page.back_requested.connect(self.show_start)
         self.create_page.create_requested.connect(self.create_space)
         self.recovery_key_page.continue_requested.connect(self._recovery_key_done)
@@ -151,6 +169,8 @@ class MainWindow(QMainWindow):
         self.import_action = QAction(self.tr("&Import…"), self)
         self.import_action.setEnabled(False)
         self.import_action.triggered.connect(self.show_import)
+        self.restore_action = QAction(self.tr("&Restore a Space from an Archive…"), self)
+        self.restore_action.triggered.connect(self._choose_archive)
         self.lock_action = QAction(icon("lock"), self.tr("&Lock"), self)
         self.lock_action.setShortcut(QKeySequence("Ctrl+L"))
         self.lock_action.setEnabled(False)
@@ -174,6 +194,7 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction(self.import_action)
         file_menu.addAction(self.export_action)
+        file_menu.addAction(self.restore_action)
         file_menu.addSeparator()
         file_menu.addAction(self.lock_action)
         file_menu.addSeparator()
@@ -268,10 +289,47 @@ class MainWindow(QMainWindow):
         chosen, _ = QFileDialog.getOpenFileName(
             self, self.tr("Open a space"), "", self.tr("Cairn spaces (*.cairn);;All files (*)")
         )
-        if chosen:
+        if chosen and is_archive(Path(chosen)):
+            self.show_restore(Path(chosen))  # an exported archive, not a space: restore it
+        elif chosen:
             self.unlock_page.set_spaces([Path(chosen), *self.recent_spaces()], Path(chosen))
             self.unlock_page.reset()
             self._show(self.unlock_page)
+
+    def _choose_archive(self) -> None:
+        chosen, _ = QFileDialog.getOpenFileName(
+            self, self.tr("Restore from a portable archive"), "",
+            self.tr("Cairn archives (*.cairn);;All files (*)"))  # fmt: skip
+        if chosen:
+            self.show_restore(Path(chosen))
+
+    def show_restore(self, archive: Path) -> None:
+        if self.space is not None:
+            self.lock()  # restoring makes another space: this one is saved and locked first
+        self.restore_page.set_path(default_space_path(self.settings))
+        self.restore_page.start(archive)
+        self._show(self.restore_page)
+        self.restore_page.archive_passphrase.setFocus()
+
+    def restore_space(self, path: str, passphrase: str, archive: str, archive_passphrase: str
+                      ) -> None:  # fmt: skip
+        self.restore_page.set_busy(True, self.tr("Restoring your space from the archive…"))
+        policy = self.kdf_policy
+
+        def restore() -> tuple[Space, str]:
+            report = import_portable(Path(archive), NewSpace(Path(path), passphrase, policy),
+                                     archive_passphrase)  # fmt: skip
+            space = Space.open(Path(path), passphrase, kdf_policy=policy)
+            return space, report.recovery_key or ""
+
+        def done(result: object) -> None:
+            self.restore_page.set_busy(False)
+            self.restore_page.archive_passphrase.clear()
+            self._created(result)
+
+        self.runner.run_store(
+            restore, on_done=done,
+            on_error=lambda error: self.restore_page.set_busy(False, describe(error)))  # fmt: skip
 
     def _show_recover(self, path: str) -> None:
         self.recover_page.start(path)
@@ -295,8 +353,12 @@ class MainWindow(QMainWindow):
         assert isinstance(recovery_key, str)
         self.create_page.set_busy(False)
         self.create_page.fields.clear()
+        self.restore_page.fields.clear()
         self.space = space
         self._remember(space.path)
+        if not recovery_key:  # nothing new to show
+            self._enter_library()
+            return
         self.recovery_key_page.show_key(recovery_key)
         self._show(self.recovery_key_page)
         self.recovery_key_page.retype.setFocus()
