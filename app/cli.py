@@ -237,6 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="only this asset; repeatable (with --tag: both)")  # fmt: skip
     export.add_argument("--archive-passphrase-file", type=Path, metavar="F",
                         help="the portable archive's own passphrase, from F")  # fmt: skip
+    export.add_argument("--title", metavar="TEXT",
+                        help="the heading of an HTML portfolio or a PDF")  # fmt: skip
     import_ = command("import", "import a portable archive (creating SPACE if it does not "
                       "exist, else merging), a LEAP2A file or a Markdown folder")  # fmt: skip
     import_.add_argument("source", type=Path, metavar="IN", help="the file or folder to import")
@@ -894,7 +896,7 @@ class Runner:
         if not out.absolute().parent.is_dir():
             raise UsageError(f"the folder {out.absolute().parent} does not exist")
         with self.open() as space:
-            job = ExportJob(space, out, selection)
+            job = ExportJob(space, out, selection, title=(self.args.title or "").strip() or None)
             if self.args.format == "portable":
                 job.archive_passphrase = self._archive_passphrase(confirm=True)
                 job.archive_work_factor = self._archive_work_factor()

@@ -125,6 +125,8 @@ class ExportJob(_Reporting):
     archive_passphrase: str | None = None
     #: log2 of the archive's scrypt cost; None is age's default (tests pass a cheap one).
     archive_work_factor: int | None = None
+    #: The heading of an HTML portfolio or PDF (None: the format's own default).
+    title: str | None = None
 
 
 @dataclass

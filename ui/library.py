@@ -613,6 +613,13 @@ class LibraryPage(QWidget):
 
     # ------------------------------------------------------------ public API
 
+    def chosen(self) -> tuple[str, str] | None:
+        """The id and title of the item chosen in the list, if one is."""
+        asset_id = self._selected_id()
+        if asset_id is None or (row := self.model.row_of(asset_id)) < 0:
+            return None
+        return asset_id, self.model.summary(row).title
+
     def all_summaries(self) -> list[AssetSummary]:
         """Every asset listed (not only those shown)."""
         return list(self._all)

@@ -564,18 +564,20 @@ class MainWindow(QMainWindow):
 
     def show_export(self) -> None:
         tags = sorted({t for s in self.library.all_summaries() for t in s.tags}, key=str.casefold)
-        dialog = ExportDialog(tags, self)
+        dialog = ExportDialog(tags, self.library.chosen(), self)
         self.transfer_dialog = dialog
         dialog.export_requested.connect(self._export)
         dialog.open()
 
-    def _export(self, fmt: str, destination: str, tag: str, passphrase: str) -> None:
+    def _export(self, fmt: str, destination: str, scope: str, passphrase: str, title: str
+                ) -> None:  # fmt: skip
         space, dialog = self.space, self.transfer_dialog
         if space is None or not isinstance(dialog, ExportDialog):
             return
         progress = dialog.progress
         self.runner.run_store(
-            lambda: transfers.export(space, fmt, Path(destination), tag, passphrase, progress),
+            lambda: transfers.export(space, fmt, Path(destination), scope, passphrase, title,
+                                     progress),  # fmt: skip
             on_done=lambda report: dialog.job_done(None, transfers.summary(report)),
             on_error=lambda error: dialog.job_done(describe(error)),
         )

@@ -137,9 +137,11 @@ class _TransferDialog(QDialog):
 class ExportDialog(_TransferDialog):
     """Choose what to export, in which format, where; a portable archive gets a passphrase."""
 
-    export_requested = Signal(str, str, str, str)  # format, destination, tag ("" = all), passphrase
+    #: format, destination, scope ("" = all, "tag:T", "id:ID"), archive passphrase, title
+    export_requested = Signal(str, str, str, str, str)
 
-    def __init__(self, tags: list[str], parent: QWidget | None = None) -> None:
+    def __init__(self, tags: list[str], chosen: tuple[str, str] | None = None,
+                 parent: QWidget | None = None) -> None:  # fmt: skip
         super().__init__(self.tr("Export"), self.tr("&Export"), parent)
         self.setObjectName("ExportDialog")
         self.format = QComboBox(self)
@@ -149,8 +151,15 @@ class ExportDialog(_TransferDialog):
         self.scope = QComboBox(self)
         self.scope.setObjectName("export_scope")
         self.scope.addItem(self.tr("Everything in the space"), "")
+        if chosen is not None:
+            asset_id, title = chosen
+            self.scope.addItem(self.tr("Only “{title}”").format(title=title), f"id:{asset_id}")
         for tag in tags:
-            self.scope.addItem(self.tr("Items tagged “{tag}”").format(tag=tag), tag)
+            self.scope.addItem(self.tr("Items tagged “{tag}”").format(tag=tag), f"tag:{tag}")
+        self.heading = QLineEdit(self)
+        self.heading.setObjectName("export_title")
+        self.heading.setPlaceholderText(self.tr("Learning portfolio"))
+        self.heading.setAccessibleName(self.tr("Heading"))
         self.destination = QLineEdit(self)
         self.destination.setObjectName("export_destination")
         self.destination.setAccessibleName(self.tr("Save as"))
@@ -174,6 +183,7 @@ class ExportDialog(_TransferDialog):
 
         self.form.addRow(self.tr("&Format"), self.format)
         self.form.addRow(self.tr("&What"), self.scope)
+        self.form.addRow(self.tr("&Heading"), self.heading)
         self.form.addRow(self.tr("&Save as"), self._path_row(self.destination, self.choose))
         self.form.addRow(self.tr("&Passphrase"), self.passphrase)
         self.form.addRow(self.tr("&Repeat it"), self.confirm)
@@ -185,11 +195,13 @@ class ExportDialog(_TransferDialog):
 
     def _format_changed(self) -> None:
         portable = self.chosen_format() == "portable"
-        for widget in (self.passphrase, self.confirm, self.archive_hint):
-            widget.setVisible(portable)
+        titled = self.chosen_format() in ("html", "pdf")
+        for widget, shown in ((self.passphrase, portable), (self.confirm, portable),
+                              (self.archive_hint, portable), (self.heading, titled)):  # fmt: skip
+            widget.setVisible(shown)
             label = self.form.labelForField(widget)
             if label is not None:
-                label.setVisible(portable)
+                label.setVisible(shown)
         self.scope.setEnabled(not portable)  # the archive is the whole space
         if portable:
             self.scope.setCurrentIndex(0)
@@ -223,7 +235,8 @@ class ExportDialog(_TransferDialog):
                                             "times."))  # fmt: skip
                 return
         self.begin(self.tr("Exporting…"))
-        self.export_requested.emit(fmt, destination, str(self.scope.currentData()), passphrase)
+        self.export_requested.emit(fmt, destination, str(self.scope.currentData()), passphrase,
+                                   self.heading.text().strip())  # fmt: skip
 
 
 class ImportDialog(_TransferDialog):

@@ -24,10 +24,15 @@ def _tr(text: str) -> str:
     return QCoreApplication.translate("transfers", text)
 
 
-def export(space: Space, fmt: str, out: Path, tag: str, passphrase: str,
+def export(space: Space, fmt: str, out: Path, scope: str, passphrase: str, title: str,
            progress: TransferProgress) -> TransferReport:  # fmt: skip
-    job = ExportJob(space, out, Selection(tag=tag or None), archive_passphrase=passphrase or None,
-                    progress=progress.report, cancelled=progress.cancel.is_set)  # fmt: skip
+    """`scope`: "" for everything, "tag:T" or "id:ID"."""
+    kind, _, value = scope.partition(":")
+    selection = Selection(tag=value if kind == "tag" else None,
+                          asset_ids=(value,) if kind == "id" else ())  # fmt: skip
+    job = ExportJob(space, out, selection, archive_passphrase=passphrase or None,
+                    title=title or None, progress=progress.report,
+                    cancelled=progress.cancel.is_set)  # fmt: skip
     return exporter_for(fmt)(job)
 
 
@@ -45,8 +50,9 @@ def summary(report: object) -> str:
     """What was done, and what could not be, in sentences."""
     if not isinstance(report, TransferReport):
         return _tr("Done.")
-    text = _tr("Done: {assets} items and {files} files.").format(
-        assets=report.assets, files=report.files)  # fmt: skip
+    items = _tr("1 item") if report.assets == 1 else _tr("{n} items").format(n=report.assets)
+    files = _tr("1 file") if report.files == 1 else _tr("{n} files").format(n=report.files)
+    text = _tr("Done: {items} and {files}.").format(items=items, files=files)
     notes = [*report.skipped, *report.damaged, *report.warnings]
     if notes:
         shown = "\n".join(f"• {note}" for note in notes[:8])

@@ -308,6 +308,7 @@ def _related(items: list[ExportItem]) -> dict[str, list[ExportItem]]:
 def export_html(job: ExportJob, *, title: str = DEFAULT_TITLE) -> TransferReport:
     """Write the selection as a portfolio site: to the folder `job.out` (which must
     not exist or be empty), or to a zip when it ends in .zip. Nothing is left on error."""
+    title = job.title or title
     space = job.space
     records, skipped = selected_records(job)
     items = gather(space, records, TemplateLibrary.load())

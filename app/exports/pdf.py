@@ -125,6 +125,7 @@ def _read_image(space: Space, info: AttachmentInfo) -> bytes | None:
 
 def export_pdf(job: ExportJob, *, title: str = "Learning portfolio") -> TransferReport:
     """Write the selection to the PDF file `job.out`, each asset from a new page."""
+    title = job.title or title
     _ensure_gui_application()
     from PySide6.QtCore import QMarginsF, QUrl
     from PySide6.QtGui import QPageLayout, QPageSize, QPdfWriter, QTextDocument

@@ -166,3 +166,15 @@ def test_importing_into_something_that_is_not_a_space_exits_6(
     archive_passphrase()
     result = cli("import", not_a_space, archive, passphrase=PASSPHRASE)
     assert result.code == 6
+
+
+def test_export_html_with_a_title_of_ones_own(cli, space: Space, space_path: Path,  # type: ignore[no-untyped-def]
+                                              tmp_path: Path) -> None:  # fmt: skip
+    space.add_asset("builtin/journal", "Monday", {"entry": "Notes"})
+    space.lock()
+    site = tmp_path / "site"
+    result = cli("export", space_path, site, "--format", "html", "--title", "Sam Lee — portfolio")
+    assert result.code == 0, result.err
+    index = (site / "index.html").read_text()
+    assert "Sam Lee — portfolio" in index
+    assert "Learning portfolio" not in index

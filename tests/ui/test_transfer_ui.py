@@ -26,15 +26,35 @@ def test_export_a_tag_as_html_then_a_portable_archive_imported_back(  # type: ig
     assert isinstance(dialog, ExportDialog)
     dialog.format.setCurrentIndex(dialog.format.findData("html"))
     assert not dialog.passphrase.isVisible()
-    dialog.scope.setCurrentIndex(dialog.scope.findData("portfolio"))
+    assert dialog.heading.isVisible()
+    dialog.scope.setCurrentIndex(dialog.scope.findData("tag:portfolio"))
+    dialog.heading.setText("Sam's portfolio")
     site = tmp_path / "site"
     dialog.destination.setText(str(site))
     qtbot.mouseClick(dialog.start_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not dialog.running, timeout=20000)
-    assert dialog.status.text().startswith("Done: 1 items"), dialog.status.text()
+    assert dialog.status.text().startswith("Done: 1 item and"), dialog.status.text()
     pages = "".join(p.read_text() for p in site.rglob("*.html"))
     assert "for the portfolio" in pages
     assert "only mine" not in pages
+    assert "Sam&#x27;s portfolio" in pages or "Sam's portfolio" in pages
+    dialog.close()
+
+    # The item chosen in the list, as a PDF.
+    row = window.library.model.row_of(kept.id)
+    window.library.table.selectRow(row)
+    window.export_action.trigger()
+    dialog = window.transfer_dialog
+    assert isinstance(dialog, ExportDialog)
+    dialog.format.setCurrentIndex(dialog.format.findData("pdf"))
+    assert dialog.scope.itemText(1) == "Only “Private”"
+    dialog.scope.setCurrentIndex(1)
+    pdf = tmp_path / "one.pdf"
+    dialog.destination.setText(str(pdf))
+    qtbot.mouseClick(dialog.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not dialog.running, timeout=20000)
+    assert dialog.status.text().startswith("Done: 1 item and"), dialog.status.text()
+    assert pdf.read_bytes().startswith(b"%PDF")
     dialog.close()
 
     window.export_action.trigger()
