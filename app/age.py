@@ -143,12 +143,14 @@ class AgeWriter(io.RawIOBase):
         work_factor: int = DEFAULT_WORK_FACTOR,
     ) -> None:
         super().__init__()
-        if not 1 <= work_factor <= 30:
-            raise ValueError("the scrypt work factor must be between 1 and 30")
         self._sink = sink
         self._buffer = bytearray()
         self._counter = 0
         self._aborted = False
+        if not 1 <= work_factor <= MAX_WORK_FACTOR:  # never write what we would not read
+            self._aborted = True
+            super().close()
+            raise ValueError(f"the scrypt work factor must be between 1 and {MAX_WORK_FACTOR}")
         file_key = os.urandom(FILE_KEY_SIZE)
         salt = os.urandom(16)
         wrap_key = _scrypt(_encode_passphrase(passphrase), salt, work_factor)

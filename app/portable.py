@@ -468,6 +468,8 @@ class _TarReader:
         self.total = 0
 
     def _exact(self, size: int) -> bytes:
+        if size < 0:  # read(-1) would mean "everything that is left"
+            raise DamagedArchive("the archive holds a damaged tar header")
         data = self._stream.read(size)
         if len(data) != size:
             raise DamagedArchive("the archive is truncated")
@@ -487,6 +489,8 @@ class _TarReader:
         return data
 
     def _extension(self, size: int) -> bytes:
+        if size < 0:
+            raise DamagedArchive("the archive holds a damaged tar header")
         if size > MAX_TAR_EXTENSION:
             raise DamagedArchive("the archive holds an oversized tar extension header")
         data = self._exact(size)
@@ -512,17 +516,22 @@ class _TarReader:
                 self._extension(info.size)
                 continue
             if info.type == tarfile.GNUTYPE_LONGNAME:
-                overrides["path"] = (
-                    self._extension(info.size).rstrip(b"\0").decode("utf-8", "strict")
-                )
+                try:
+                    overrides["path"] = (
+                        self._extension(info.size).rstrip(b"\0").decode("utf-8", "strict")
+                    )
+                except UnicodeDecodeError as exc:
+                    raise DamagedArchive("the archive holds a damaged tar header") from exc
                 continue
             name = overrides.get("path", info.name)
             size = info.size
             if "size" in overrides:
-                try:
-                    size = int(overrides["size"])
-                except ValueError as exc:
-                    raise DamagedArchive("the archive holds a damaged tar header") from exc
+                text = overrides["size"]
+                if not (text.isascii() and text.isdigit()):  # int() takes "-1", "+1", "1_0"
+                    raise DamagedArchive("the archive holds a damaged tar header")
+                size = int(text)
+            if size < 0:
+                raise DamagedArchive("the archive holds a damaged tar header")
             overrides = {}
             is_folder = info.type == tarfile.DIRTYPE
             if info.type not in (tarfile.REGTYPE, tarfile.AREGTYPE) and not is_folder:
@@ -1147,9 +1156,14 @@ def _install_templates(
             report.warnings.append(f"template {qualified_id} in the archive has problems; "
                                    "not installed")  # fmt: skip
             continue
-        folder.mkdir(parents=True, exist_ok=True)
-        with atomic_writer(target, mode=0o644) as handle:
-            handle.write(text.encode("utf-8"))
+        try:  # the space is already committed: a template that cannot be written is told
+            folder.mkdir(parents=True, exist_ok=True)
+            with atomic_writer(target, mode=0o644) as handle:
+                handle.write(text.encode("utf-8"))
+        except OSError as error:
+            report.warnings.append(f"template {qualified_id} could not be installed in "
+                                   f"{folder}: {error.strerror or error}")  # fmt: skip
+            continue
         report.details["templates_installed"] = (
             int(report.details.get("templates_installed", 0)) + 1
         )

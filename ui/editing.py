@@ -12,7 +12,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QMessageBox, QWidget
 
 from app.forms.model import Template
 from app.forms.render import to_html
@@ -35,6 +35,13 @@ def _size(path: Path) -> int:
 
 
 CAPTURED_TAG = "captured"
+#: Files the system would run rather than show: opening one asks first (it may have
+#: come in an imported archive or package, or from an inbox folder).
+RISKY_SUFFIXES = frozenset({
+    ".exe", ".msi", ".bat", ".cmd", ".com", ".scr", ".pif", ".ps1", ".vbs", ".js", ".jse",
+    ".wsf", ".hta", ".lnk", ".url", ".desktop", ".sh", ".bash", ".command", ".app", ".jar",
+    ".py", ".pl", ".rb", ".appimage", ".run", ".reg", ".scpt", ".workflow", ".deb", ".rpm",
+})  # fmt: skip
 
 
 class _Progress(QObject):
@@ -385,6 +392,10 @@ class EditingController(QObject):
         space = self._space()
         if space is None:
             return
+        info = self.editor.attachments.infos.get(attachment_id) if self.editor else None
+        if info is not None and Path(info.name).suffix.lower() in RISKY_SUFFIXES \
+                and not self.confirm_risky_open(info.name):  # fmt: skip
+            return
         private = self.private
 
         def write() -> Path:
@@ -399,6 +410,16 @@ class EditingController(QObject):
 
         self.runner.run_store(write, on_done=opened,
                               on_error=self._report)  # fmt: skip
+
+    def confirm_risky_open(self, name: str) -> bool:
+        answer = QMessageBox.warning(
+            self.parent_widget, self.tr("Open a program?"),
+            self.tr("“{name}” is a kind of file that runs as a program when opened. Open it "
+                    "only if you know where it came from; “Save a copy” is safer.")
+            .format(name=name),
+            QMessageBox.StandardButton.Open | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel)  # fmt: skip
+        return answer == QMessageBox.StandardButton.Open
 
     def save_attachment_copy(self, attachment_id: str, destination: str) -> None:
         space = self._space()

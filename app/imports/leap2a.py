@@ -390,14 +390,21 @@ class _Reader:
         entry.categories.append((scheme, term, label))
 
 
-def _xhtml_to_html(element: Element) -> str:
+MAX_XHTML_DEPTH = 200
+
+
+def _xhtml_to_html(element: Element, depth: int = 0) -> str:
     """An XHTML element (namespaced tags) serialised as plain HTML."""
+    if depth > MAX_XHTML_DEPTH:
+        raise InvalidInput("an entry's content is nested too deeply to be real text")
     tag = element.tag.rsplit("}", 1)[-1]
     attributes = "".join(
         f' {name.rsplit("}", 1)[-1]}="{_html_attr(value)}"'
         for name, value in element.attrib.items()
     )
-    inner = _html_text(element.text or "") + "".join(_xhtml_to_html(child) for child in element)
+    inner = _html_text(element.text or "") + "".join(
+        _xhtml_to_html(child, depth + 1) for child in element
+    )
     return f"<{tag}{attributes}>{inner}</{tag}>" + _html_text(element.tail or "")
 
 

@@ -62,7 +62,8 @@ class ZipFiles:
                 f" at most {self.limits.max_entries} are accepted"
             )
         members: dict[str, zipfile.ZipInfo] = {}
-        total = 0
+        seen: set[str] = set()
+        total = compressed = 0
         for info in infos:
             name = safe_member_name(info.filename).as_posix()
             mode = info.external_attr >> 16
@@ -75,6 +76,7 @@ class ZipFiles:
             if info.file_size > self.limits.max_file_bytes:
                 raise DamagedArchive(f"the zip member {name!r} is over the size limit")
             total += info.file_size
+            compressed += info.compress_size
             if total > self.limits.max_total_bytes:
                 raise DamagedArchive("the zip's content is over the total size limit")
             if info.file_size > RATIO_FLOOR and info.file_size > MAX_RATIO * max(
@@ -84,9 +86,14 @@ class ZipFiles:
                 raise DamagedArchive(
                     f"the zip member {name!r} inflates {ratio} times over: refused as a zip bomb"
                 )
-            if name.casefold() in {key.casefold() for key in members}:
+            if name.casefold() in seen:
                 raise DamagedArchive(f"the zip holds {name!r} twice")
+            seen.add(name.casefold())
             members[name] = info
+        # Many small members each under the floor can still add up to a bomb.
+        if total > RATIO_FLOOR and total > MAX_RATIO * max(compressed, 1):
+            raise DamagedArchive("the zip inflates over "
+                                 f"{MAX_RATIO} times its size: refused as a zip bomb")  # fmt: skip
         return members
 
     def names(self) -> list[str]:
@@ -99,7 +106,8 @@ class ZipFiles:
     def open(self, name: str) -> IO[bytes]:
         try:
             member = self._zip.open(self._members[name])
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError) as exc:
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, NotImplementedError) as exc:
+            # NotImplementedError: a compression method Python cannot read
             raise DamagedArchive(f"the zip member {name!r} cannot be read: {exc}") from exc
         return cast(IO[bytes], _CheckedMember(member, name))
 
@@ -156,6 +164,8 @@ class FolderFiles:
             relative = safe_member_name(name)
         except DamagedArchive:
             return None
+        if any(part.startswith(".") for part in relative.parts):
+            return None  # hidden files (.ssh, .config...) are never brought in by reference
         path = (self.root / relative).resolve()
         if not path.is_relative_to(self.root) or not path.is_file():
             return None

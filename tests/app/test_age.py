@@ -236,3 +236,15 @@ def test_an_interrupted_writer_leaves_a_file_that_does_not_decrypt() -> None:
         interrupted()
     with pytest.raises(AgeDamaged):
         decrypt_bytes(sink.getvalue(), PASSPHRASE)
+
+
+def test_the_writer_refuses_a_cost_the_reader_would_refuse() -> None:
+    import io
+    import warnings
+
+    from app.age import MAX_WORK_FACTOR, AgeWriter
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "exception ignored" from a half-made writer
+        with pytest.raises(ValueError, match="work factor"):
+            AgeWriter(io.BytesIO(), "words", work_factor=MAX_WORK_FACTOR + 1)

@@ -461,3 +461,37 @@ def test_an_import_that_fails_or_is_cancelled_leaves_nothing(space: Space, tmp_p
         run_import(space, tmp_path / "crc.zip")
     assert space.list_assets()[0] == []
     assert space.verify().ok
+
+
+def test_content_nested_absurdly_deep_is_refused_cleanly(space: Space, tmp_path: Path) -> None:
+    deep = "<div>" * 5000 + "x" + "</div>" * 5000
+    xml = f"""<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom" xmlns:leap2="http://terms.leapspecs.org/"
+      xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <id>x</id><title>t</title><updated>2020-01-01T00:00:00Z</updated>
+  <entry><title>Deep</title><id>e1</id><updated>2020-01-01T00:00:00Z</updated>
+    <content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml">{deep}</div></content>
+    <rdf:type rdf:resource="leap2:entry"/></entry>
+</feed>"""
+    (tmp_path / "deep.xml").write_text(xml)
+    with pytest.raises(InvalidInput, match="nested too deeply"):
+        run_import(space, tmp_path / "deep.xml")
+    assert space.list_assets()[0] == []
+
+
+def test_a_bare_xml_never_brings_in_hidden_files_beside_it(space: Space, tmp_path: Path) -> None:
+    (tmp_path / ".ssh").mkdir()
+    (tmp_path / ".ssh" / "id_rsa").write_text("PRIVATE KEY")
+    xml = """<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom" xmlns:leap2="http://terms.leapspecs.org/"
+      xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <id>x</id><title>t</title><updated>2020-01-01T00:00:00Z</updated>
+  <entry><title>Key</title><id>f1</id><updated>2020-01-01T00:00:00Z</updated>
+    <content src=".ssh/id_rsa" type="text/plain"/>
+    <rdf:type rdf:resource="leap2:resource"/>
+    <link rel="enclosure" href=".ssh/id_rsa" type="text/plain"/></entry>
+</feed>"""
+    (tmp_path / "leap2a.xml").write_text(xml)
+    run_import(space, tmp_path / "leap2a.xml")
+    for summary in space.list_assets()[0]:
+        assert space.attachments(summary.id) == []

@@ -579,3 +579,37 @@ def test_memory_stays_bounded_with_2_gib_of_attachments(
 ) -> None:
     for growth_mib in _peak_growth(tmp_path, kdf_policy, 2048):
         assert growth_mib < 48, f"peak memory grew by {growth_mib} MiB"
+
+
+def _with_raw_member(path: Path, header: bytes, body: bytes) -> Path:
+    """An archive whose first member has a hand-made (hostile) tar header."""
+    with path.open("wb") as handle, AgeWriter(handle, ARCHIVE_PASSPHRASE, work_factor=10) as age:
+        tar = _TarWriter(age, 0)
+        tar._write(header)
+        tar._write(body)
+        tar.close()
+    return path
+
+
+def _negative_binary_size_header(name: str) -> bytes:
+    block = bytearray(tarfile.TarInfo(name).tobuf(tarfile.USTAR_FORMAT, "utf-8", "strict"))
+    block[124:136] = b"\xff" * 12  # base-256 size field meaning -1
+    block[148:156] = b" " * 8
+    block[148:156] = b"%06o\0 " % sum(block)
+    return bytes(block)
+
+
+@pytest.mark.parametrize("how", ["pax", "binary"])
+def test_a_negative_member_size_is_refused_without_reading_the_rest(
+    tmp_path: Path, space: Space, how: str
+) -> None:
+    if how == "pax":
+        info = tarfile.TarInfo("manifest.json")
+        info.pax_headers = {"size": "-1"}
+        header = info.tobuf(tarfile.PAX_FORMAT, "utf-8", "strict")
+    else:
+        header = _negative_binary_size_header("manifest.json")
+    archive = _with_raw_member(tmp_path / "negative.cairn-archive", header, bytes(5 << 20))
+    with pytest.raises(DamagedArchive, match="damaged tar header"):
+        import_portable(archive, space, ARCHIVE_PASSPHRASE)
+    assert space.list_assets() == ([], [])

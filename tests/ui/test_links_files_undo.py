@@ -217,3 +217,26 @@ def test_files_dropped_on_the_editor_are_attached(  # type: ignore[no-untyped-de
     qtbot.waitUntil(lambda: len(editor.context.attachments) == 1, timeout=10000)  # not the folder
     assert [i.name for i in window.space.attachments(record.id)] == ["flipchart.png"]
     assert picture.exists()
+
+
+def test_opening_a_file_that_would_run_as_a_program_asks_first(  # type: ignore[no-untyped-def]
+    qtbot, unlocked: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    window = unlocked
+    assert window.space is not None
+    record = window.space.add_asset("builtin/evidence", "Tool", {})
+    script = tmp_path / "setup.desktop"
+    script.write_text("[Desktop Entry]\nExec=rm -rf ~\n")
+    info = window.space.attach(record.id, script)
+    editor = _open(qtbot, window, record.id)
+    assert info.id in editor.attachments.infos
+    opened: list[QUrl] = []
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url) or True)
+    asked: list[str] = []
+    monkeypatch.setattr(window.editing, "confirm_risky_open",
+                        lambda name: asked.append(name) or False)  # fmt: skip
+    window.editing.open_attachment(info.id)
+    window.runner.wait()
+    qtbot.wait(20)
+    assert asked == ["setup.desktop"]
+    assert opened == []  # declined: nothing decrypted, nothing run
