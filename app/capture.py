@@ -474,12 +474,16 @@ class CaptureService:
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():  # not from on_event
             thread.join(timeout)
-        if thread is not None and not thread.is_alive():
+        if thread is not None and not thread.is_alive() and self._thread is thread:
             self._thread = None
-        if self._observer is not None:
-            self._observer.stop()
-            self._observer.join(timeout)
-            self._observer = None
+        # stop() may run on the capture thread (from a listener) and on another at
+        # once: each works on the observer it saw, and only one forgets it.
+        with self._state_lock:
+            observer, self._observer = self._observer, None
+        if observer is not None:
+            observer.stop()
+            if observer is not threading.current_thread():
+                observer.join(timeout)
 
     def wait_until_idle(self, timeout: float | None = None) -> bool:
         """Block until the first scan is done and no file is waiting or importing.
@@ -674,10 +678,11 @@ class CaptureService:
             self._scan(watched)
 
     def _watch(self, watched: _Watched) -> None:
-        if self._observer is None or self._once:
+        observer = self._observer  # stop() may clear it meanwhile
+        if observer is None or self._once:
             return
         try:
-            watched.watch = self._observer.schedule(
+            watched.watch = observer.schedule(
                 _Handler(self, watched), str(watched.inbox.path), recursive=False,
                 event_filter=_EVENT_FILTER,
             )  # fmt: skip
@@ -689,9 +694,10 @@ class CaptureService:
                          "it is scanned from time to time instead")  # fmt: skip
 
     def _unwatch(self, watched: _Watched) -> None:
-        if watched.watch is not None and self._observer is not None:
+        observer = self._observer
+        if watched.watch is not None and observer is not None:
             with contextlib.suppress(KeyError, OSError, RuntimeError):
-                self._observer.unschedule(watched.watch)
+                observer.unschedule(watched.watch)
         watched.watch = None
 
     def _scan(self, watched: _Watched) -> None:
