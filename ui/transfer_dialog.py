@@ -39,7 +39,7 @@ IMPORT_FORMATS = {
     "": "Find out from the file",
     "portable": "Portable archive (.cairn)",
     "leap2a": "LEAP2A package or XML (Mahara, PebblePad)",
-    "markdown": "Markdown notes (a folder, a zip or one file)",
+    "markdown": "Markdown notes (a folder; type a path for a zip or one file)",
 }
 SUFFIXES = {"portable": ".cairn", "pdf": ".pdf", "leap2a": ".zip"}
 
@@ -89,11 +89,13 @@ class _TransferDialog(QDialog):
         layout.addWidget(self.buttons)
         self.resize(620, 360)
 
-    def _path_row(self, edit: QLineEdit, choose: QPushButton) -> QHBoxLayout:
+    def _add_path_row(self, label: str, edit: QLineEdit, choose: QPushButton) -> None:
         row = QHBoxLayout()
         row.addWidget(edit, 1)
         row.addWidget(choose)
-        return row
+        caption = QLabel(label, self)
+        caption.setBuddy(edit)  # so that the mnemonic works (and is not shown as "&")
+        self.form.addRow(caption, row)
 
     def _start(self) -> None:
         raise NotImplementedError
@@ -184,7 +186,7 @@ class ExportDialog(_TransferDialog):
         self.form.addRow(self.tr("&Format"), self.format)
         self.form.addRow(self.tr("&What"), self.scope)
         self.form.addRow(self.tr("&Heading"), self.heading)
-        self.form.addRow(self.tr("&Save as"), self._path_row(self.destination, self.choose))
+        self._add_path_row(self.tr("&Save as"), self.destination, self.choose)
         self.form.addRow(self.tr("&Passphrase"), self.passphrase)
         self.form.addRow(self.tr("&Repeat it"), self.confirm)
         self.form.addRow("", self.archive_hint)
@@ -264,7 +266,7 @@ class ImportDialog(_TransferDialog):
         self.choose.clicked.connect(self._choose)
 
         self.form.addRow(self.tr("&Format"), self.format)
-        self.form.addRow(self.tr("&From"), self._path_row(self.source, self.choose))
+        self._add_path_row(self.tr("&From"), self.source, self.choose)
         self.form.addRow(self.tr("Archive &passphrase"), self.passphrase)
         self.form.addRow("", _body(self.tr(
             "Everything is brought in at once or not at all. An archive's items are merged "
@@ -277,6 +279,8 @@ class ImportDialog(_TransferDialog):
             self.source.setText(chosen)
 
     def _ask_source(self) -> str:
+        if self.format.currentData() == "markdown":  # notes usually come as a folder
+            return QFileDialog.getExistingDirectory(self, self.tr("A folder of Markdown notes"))
         chosen, _ = QFileDialog.getOpenFileName(
             self, self.tr("Import from"), "",
             self.tr("Archives and packages (*.cairn *.zip *.xml *.md);;All files (*)"))  # fmt: skip
