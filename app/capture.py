@@ -89,6 +89,10 @@ _OVERWRITE_BLOCK = 1024 * 1024
 _PERMISSION_MESSAGE = "cannot be read (permission denied); tried again when that changes"
 
 
+#: The tag new evidence carries until the person has looked at it ("Captured").
+CAPTURED_TAG = "captured"
+
+
 class AfterImport(StrEnum):
     """What becomes of the original once it is safely in the space."""
 
@@ -111,7 +115,7 @@ class CaptureSettings:
     settle_seconds: float = 2.0
     #: Glob patterns (matched case-insensitively against the file name) never imported.
     ignore: tuple[str, ...] = DEFAULT_IGNORE
-    tags: tuple[str, ...] = ("captured",)
+    tags: tuple[str, ...] = (CAPTURED_TAG,)
     #: How often a missing folder is looked for (and a present one checked).
     folder_poll_seconds: float = 2.0
     #: How often files that could not be read or stored are tried again.
@@ -293,21 +297,13 @@ def image_date(data: bytes) -> str | None:
     """The date an image was made, from the metadata Qt reads in its header (PNG
     "Creation Time", XMP dates), or None. Qt does not expose JPEG EXIF dates."""
     try:
-        from PySide6.QtCore import QBuffer, QByteArray, QIODevice
-        from PySide6.QtGui import QImageReader
+        from app.thumbnails import image_reader
     except ImportError:  # no QtGui libraries on this machine: the file's time will do
         return None
-    from app.thumbnails import DECODABLE_FORMATS
-
-    buffer = QBuffer()
-    buffer.setData(QByteArray(data))
-    if not buffer.open(QIODevice.OpenModeFlag.ReadOnly):
+    opened = image_reader(data)
+    if opened is None:
         return None
-    image_format = bytes(QImageReader.imageFormat(buffer).data()).decode("ascii", "replace")
-    if image_format not in DECODABLE_FORMATS:
-        return None
-    reader = QImageReader(buffer, image_format.encode("ascii"))
-    reader.setDecideFormatFromContent(False)
+    _buffer, reader = opened
     # Read from the header: no pixels are decoded.
     text = "\n".join(f"{key}: {reader.text(key)}" for key in reader.textKeys())
     for found in _DATE_AFTER_KEY.finditer(text):

@@ -28,11 +28,9 @@ def is_image(media_type: str) -> bool:
     return media_type.split(";", 1)[0].strip().lower().startswith("image/")
 
 
-def thumbnail_png(data: bytes, size: int = 160) -> bytes | None:
-    """PNG bytes of the image scaled to fit size×size (EXIF orientation applied),
-    or None when `data` is not a decodable raster image or is too big to decode."""
-    if not data or len(data) > MAX_THUMBNAIL_SOURCE or size < 1:
-        return None
+def image_reader(data: bytes) -> tuple[QBuffer, QImageReader] | None:
+    """A reader for `data` if its content is one of DECODABLE_FORMATS (nothing decoded
+    yet), with the buffer it reads from: keep both alive together."""
     buffer = QBuffer()
     buffer.setData(QByteArray(data))
     if not buffer.open(QIODevice.OpenModeFlag.ReadOnly):
@@ -40,9 +38,21 @@ def thumbnail_png(data: bytes, size: int = 160) -> bytes | None:
     image_format = bytes(QImageReader.imageFormat(buffer).data()).decode("ascii", "replace")
     if image_format not in DECODABLE_FORMATS:
         return None
-    QImageReader.setAllocationLimit(ALLOCATION_LIMIT_MB)
     reader = QImageReader(buffer, image_format.encode("ascii"))
     reader.setDecideFormatFromContent(False)
+    return buffer, reader
+
+
+def thumbnail_png(data: bytes, size: int = 160) -> bytes | None:
+    """PNG bytes of the image scaled to fit size×size (EXIF orientation applied),
+    or None when `data` is not a decodable raster image or is too big to decode."""
+    if not data or len(data) > MAX_THUMBNAIL_SOURCE or size < 1:
+        return None
+    QImageReader.setAllocationLimit(ALLOCATION_LIMIT_MB)
+    opened = image_reader(data)
+    if opened is None:
+        return None
+    _buffer, reader = opened
     reader.setAutoTransform(True)
     declared = reader.size()  # read from the header: nothing decoded yet
     if not declared.isValid() or declared.isEmpty():

@@ -705,7 +705,8 @@ class SpaceFile:
 
     @_database_errors
     def export_identity(self) -> bytes:
-        """The raw 32-byte Ed25519 private key, for the (encrypted) portable archive only."""
+        """The raw 32-byte Ed25519 private key (for signing, and for the encrypted portable
+        archive; never written anywhere else)."""
         with self._read() as session:
             row = session.exec(select(IdentityRow)).first()
             if row is None:
@@ -718,14 +719,7 @@ class SpaceFile:
     @_database_errors
     def sign(self, data: bytes) -> bytes:
         """Sign with the space's Ed25519 identity key."""
-        with self._read() as session:
-            row = session.exec(select(IdentityRow)).first()
-            if row is None:
-                raise DamagedSpace("the space's identity key is missing")
-            raw = self._identity.open(
-                row.private_key, "identity", "private_key", row.id, row.version
-            )
-        return Ed25519PrivateKey.from_private_bytes(bytes.fromhex(raw)).sign(data)
+        return Ed25519PrivateKey.from_private_bytes(self.export_identity()).sign(data)
 
     # ------------------------------------------------------------------ assets
 

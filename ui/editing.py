@@ -14,6 +14,7 @@ from PySide6.QtCore import QObject, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QMessageBox, QWidget
 
+from app.capture import CAPTURED_TAG
 from app.forms.model import Template
 from app.forms.render import to_html
 from app.private_files import PrivateFolder
@@ -34,7 +35,6 @@ def _size(path: Path) -> int:
         return 0  # reported when attaching it fails
 
 
-CAPTURED_TAG = "captured"
 #: Files the system would run rather than show: opening one asks first (it may have
 #: come in an imported archive or package, or from an inbox folder).
 RISKY_SUFFIXES = frozenset({

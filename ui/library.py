@@ -42,6 +42,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.capture import CAPTURED_TAG
 from app.forms.model import Template
 from store.records import AssetSummary
 from store.search import HIGHLIGHT_END, HIGHLIGHT_START
@@ -62,8 +63,8 @@ KIND_FILTERS: list[tuple[str, frozenset[str] | str | None]] = [
 ]
 KIND_ICONS = ("dashboard", "all-items", "plan", "reflection", "record", "evidence", "journal",
               "captured")  # fmt: skip
-#: Evidence that capture brought in and the person has not reviewed yet carries this tag.
-CAPTURED = "captured"
+#: The sidebar entry for evidence capture brought in and the person has not reviewed yet.
+CAPTURED = CAPTURED_TAG
 ALL_ITEMS_ROW = 1
 
 TITLE, TEMPLATE, UPDATED, TAGS, STATUS = range(5)

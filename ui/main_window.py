@@ -485,11 +485,16 @@ class MainWindow(QMainWindow):
         dialog.change_passphrase_requested.connect(self._change_passphrase)
         dialog.new_recovery_key_requested.connect(self._new_recovery_key)
         dialog.recalibrate_requested.connect(self._recalibrate)
-        if self.space is not None:
-            kdf = Space.read_header(self.space.path).kdf
-            if isinstance(kdf.get("m"), int) and isinstance(kdf.get("t"), int):
-                dialog.show_kdf_cost(kdf["m"], kdf["t"], None)
+        if self.space is not None:  # a file read: not on the GUI thread
+            path = self.space.path
+            self.runner.run_store(lambda: Space.read_header(path).kdf,
+                                  on_done=lambda kdf: self._show_kdf_cost(dialog, kdf))  # fmt: skip
         dialog.open()
+
+    def _show_kdf_cost(self, dialog: SettingsDialog, kdf: object) -> None:
+        if self.settings_dialog is dialog and isinstance(kdf, dict) \
+                and isinstance(kdf.get("m"), int) and isinstance(kdf.get("t"), int):  # fmt: skip
+            dialog.show_kdf_cost(kdf["m"], kdf["t"], None)
 
     def _idle_minutes_changed(self, minutes: int) -> None:
         preferences.write(self.settings, preferences.IDLE_LOCK_MINUTES, minutes)

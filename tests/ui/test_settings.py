@@ -89,7 +89,7 @@ def test_recalibration_from_the_security_page(  # type: ignore[no-untyped-def]
     window.preferences_action.trigger()
     dialog = window.settings_dialog
     assert dialog is not None
-    assert "of memory" in dialog.kdf_cost.text()
+    qtbot.waitUntil(lambda: "of memory" in dialog.kdf_cost.text(), timeout=10000)  # read off-thread
     dialog.tabs.setCurrentWidget(dialog.security_page)
     qtbot.keyClicks(dialog.recalibrate_passphrase, "not my passphrase")
     qtbot.mouseClick(dialog.recalibrate_button, Qt.MouseButton.LeftButton)
