@@ -1,0 +1,72 @@
+"""Events: what a member's devices pull, numbered per member, signed by the server.
+
+Sequence numbers come from ``membership.event_seq``, incremented with an UPDATE that
+holds the membership's row lock until the transaction commits. Events of one member
+therefore commit in sequence order, and a device that pulls "everything after N"
+can never miss one that commits later with a smaller number.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from sync.protocol import (
+    EVENT_FORMAT,
+    EventDocument,
+    EventKind,
+    PullItem,
+    PullResponse,
+    SignedDocument,
+)
+from sync.server import keys
+from sync.server.models import Event, Membership, new_id, utc_now
+
+
+def publish(
+    session: Session, membership: Membership, kind: EventKind, data: dict[str, Any]
+) -> Event:
+    """Queue one signed event for ``membership``'s devices (the caller commits)."""
+    seq = session.execute(
+        update(Membership)
+        .where(col(Membership.id) == membership.id)
+        .values(event_seq=Membership.event_seq + 1)
+        .returning(col(Membership.event_seq))
+    ).scalar_one()
+    event_id = new_id()
+    document = EventDocument(
+        event_id=UUID(event_id),
+        member_id=UUID(membership.id),
+        workspace_id=UUID(membership.workspace_id),
+        kind=kind,
+        created_at=utc_now(),
+        data=data,
+    )
+    signed = keys.sign(session, EVENT_FORMAT, document)
+    row = Event(
+        id=event_id, membership_id=membership.id, seq=seq, kind=kind,
+        document=signed.model_dump_json(),
+    )  # fmt: skip
+    session.add(row)
+    session.flush()
+    return row
+
+
+def pull(session: Session, membership_id: str, after: int, limit: int) -> PullResponse:
+    """Events with ``seq > after``, oldest first, at most ``limit``."""
+    rows = session.exec(
+        select(Event)
+        .where(col(Event.membership_id) == membership_id, col(Event.seq) > after)
+        .order_by(col(Event.seq))
+        .limit(limit + 1)
+    ).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    items = [
+        PullItem(seq=row.seq, kind=row.kind, event=SignedDocument.model_validate_json(row.document))  # type: ignore[arg-type]
+        for row in rows
+    ]
+    return PullResponse(items=items, cursor=rows[-1].seq if rows else after, more=more)

@@ -1,0 +1,192 @@
+"""Receiving submissions: verify the member's signature, store the bytes as received,
+answer with a receipt signed by the server. The client's submission id makes it
+idempotent: the same bytes again get the same receipt, never a second submission."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from sync.protocol import (
+    RECEIPT_FORMAT,
+    SUBMISSION_FORMAT,
+    BadSignature,
+    InvalidDocument,
+    ReceiptBody,
+    SignedDocument,
+    SubmissionPayload,
+    SubmissionResponse,
+    key_id,
+    parse_body,
+    sha256_hex,
+    verify_bytes,
+)
+from sync.server import directory, keys
+from sync.server.deps import DeviceContext
+from sync.server.errors import Conflict, Forbidden, NotFound, Unprocessable
+from sync.server.models import (
+    Submission,
+    SubmissionAsset,
+    SubmissionAttachment,
+    SubmissionPoint,
+    Upload,
+    utc_now,
+)
+
+
+def verified_payload(
+    ctx: DeviceContext, signed: SignedDocument, purpose: str = SUBMISSION_FORMAT
+) -> tuple[bytes, bytes]:
+    """The body and signature of ``signed`` once they check out against the device's
+    identity key; 422 ``invalid_document`` or ``invalid_signature`` otherwise."""
+    try:
+        body = signed.body_bytes()
+        signature = signed.signature_bytes()
+    except InvalidDocument as exc:
+        raise Unprocessable(str(exc), code="invalid_document") from exc
+    identity = bytes.fromhex(ctx.device.identity_key)
+    if signed.key_id != key_id(identity):
+        raise Unprocessable("this document is not signed by the key this device enrolled with",
+                            code="invalid_signature")  # fmt: skip
+    try:
+        verify_bytes(identity, purpose, body, signature)
+    except BadSignature as exc:
+        raise Unprocessable(
+            "the signature does not match: the document was changed after it was signed, "
+            "or signed with another key",
+            code="invalid_signature",
+        ) from exc
+    return body, signature
+
+
+def receive(
+    session: Session, ctx: DeviceContext, signed: SignedDocument
+) -> tuple[SubmissionResponse, bool]:
+    """Store a signed submission; returns the response and whether it is new."""
+    ctx.require("submit")
+    body, _ = verified_payload(ctx, signed)
+    try:
+        payload = parse_body(body, SubmissionPayload)
+    except InvalidDocument as exc:
+        raise Unprocessable(str(exc), code="invalid_document") from exc
+    if payload.identity_key != ctx.device.identity_key:
+        raise Unprocessable("the submission names another identity key", code="invalid_document")
+    if str(payload.workspace_id) != ctx.workspace.id:
+        raise Forbidden("this device is not enrolled in that workspace", code="wrong_workspace")
+
+    digest = sha256_hex(body)
+    submission_id = str(payload.submission_id)
+    if (existing := session.get(Submission, submission_id)) is not None:
+        return _replay(existing, ctx, digest), False
+
+    point = session.get(SubmissionPoint, str(payload.point_id))
+    if point is None or point.workspace_id != ctx.workspace.id:
+        raise NotFound("this workspace has no such submission point", code="point_not_found")
+    now = utc_now()
+    if not directory.accepting(point, now):
+        raise Conflict(f"the deadline of {point.name!r} has passed", code="deadline_passed")
+    if point.mode == "locked" and _has_submitted(session, ctx, point):
+        raise Conflict(
+            f"{point.name!r} is locked on submission and you have already submitted to it",
+            code="point_locked",
+        )
+    _check_attachments(session, ctx, payload)
+
+    receipt = keys.sign(
+        session,
+        RECEIPT_FORMAT,
+        ReceiptBody(
+            submission_id=payload.submission_id,
+            workspace_id=payload.workspace_id,
+            point_id=payload.point_id,
+            member_id=uuid.UUID(ctx.membership.id),
+            payload_sha256=digest,
+            received_at=now,
+        ),  # fmt: skip
+    )
+    submission = Submission(
+        id=submission_id, membership_id=ctx.membership.id, workspace_id=ctx.workspace.id,
+        point_id=point.id, device_id=ctx.device.id, payload=body, payload_sha256=digest,
+        signature=signed.signature, identity_key=ctx.device.identity_key, signature_valid=True,
+        received_at=now, receipt=receipt.model_dump_json(),
+    )  # fmt: skip
+    session.add(submission)
+    # The submission row goes in first: its foreign keys are checked row by row.
+    session.flush()
+    for asset in payload.assets:
+        session.add(SubmissionAsset(submission_id=submission_id, asset_id=asset.asset_id,
+                                    title=asset.title, kind=asset.kind))  # fmt: skip
+        for attachment in asset.attachments:
+            session.add(SubmissionAttachment(
+                submission_id=submission_id, asset_id=asset.asset_id, sha256=attachment.sha256,
+                name=attachment.name, size=attachment.size, media_type=attachment.media_type,
+            ))  # fmt: skip
+    try:
+        session.commit()
+    except IntegrityError:
+        # The same submission raced in on another connection: answer as for a retry.
+        session.rollback()
+        existing = session.get(Submission, submission_id)
+        if existing is None:
+            raise
+        return _replay(existing, ctx, digest), False
+    return response_for(submission), True
+
+
+def _replay(existing: Submission, ctx: DeviceContext, digest: str) -> SubmissionResponse:
+    if existing.membership_id != ctx.membership.id or existing.payload_sha256 != digest:
+        raise Conflict(
+            "this submission id was already used for different content",
+            code="submission_id_reused",
+        )
+    return response_for(existing)
+
+
+def _has_submitted(session: Session, ctx: DeviceContext, point: SubmissionPoint) -> bool:
+    return (
+        session.exec(
+            select(Submission.id).where(
+                col(Submission.membership_id) == ctx.membership.id,
+                col(Submission.point_id) == point.id,
+                col(Submission.status) == "received",
+            )
+        ).first()
+        is not None
+    )
+
+
+def _check_attachments(session: Session, ctx: DeviceContext, payload: SubmissionPayload) -> None:
+    wanted = {(a.sha256, a.size) for asset in payload.assets for a in asset.attachments}
+    if not wanted:
+        return
+    uploads = session.exec(
+        select(Upload).where(
+            col(Upload.membership_id) == ctx.membership.id,
+            col(Upload.sha256).in_([sha for sha, _ in wanted]),
+        )
+    ).all()
+    complete = {(u.sha256, u.size) for u in uploads if u.received == u.size}
+    missing = sorted(wanted - complete)
+    if missing:
+        raise Conflict(
+            f"{len(missing)} attachment(s) have not been uploaded in full yet",
+            code="attachment_missing",
+            details=[{"sha256": sha, "size": size} for sha, size in missing[:50]],
+        )
+
+
+def response_for(submission: Submission) -> SubmissionResponse:
+    return SubmissionResponse(
+        submission_id=uuid.UUID(submission.id),
+        status=submission.status,  # type: ignore[arg-type]
+        receipt=SignedDocument.model_validate_json(submission.receipt),
+    )
+
+
+def get_own(session: Session, ctx: DeviceContext, submission_id: str) -> Submission:
+    submission = session.get(Submission, submission_id)
+    if submission is None or submission.membership_id != ctx.membership.id:
+        raise NotFound("you have no submission with this id", code="submission_not_found")
+    return submission
