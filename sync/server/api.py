@@ -21,6 +21,7 @@ from sync.protocol import (
 )
 from sync.server import directory, enrolment, keys, submissions
 from sync.server.deps import DeviceDep, SessionDep, SettingsDep
+from sync.server.errors import Gone, NotFound
 
 router = APIRouter(prefix=API_PREFIX, responses={"4XX": {"model": ErrorResponse}})
 
@@ -49,8 +50,14 @@ def enrol(
     body: EnrolRequest, request: Request, session: SessionDep, settings: SettingsDep
 ) -> EnrolResponse:
     """Redeem a one-time invite code with the space's identity key; returns a device token."""
-    request.app.state.enrol_limiter.check(client_address(request))
-    return enrolment.enrol(session, settings, body)
+    # Only wrong codes count: a burst of honest enrolments is never refused.
+    limiter = request.app.state.enrol_limiter
+    limiter.ensure_allowed(client_address(request))
+    try:
+        return enrolment.enrol(session, settings, body)
+    except (NotFound, Gone):
+        limiter.record_failure(client_address(request))
+        raise
 
 
 @router.get("/me", response_model=AccountInfo, tags=["devices"])
