@@ -104,6 +104,13 @@ of at least 4 characters.
 """
 
 
+#: The workspace server's commands (sync/server/cli.py), with their line in `cairn --help`.
+SERVER_COMMANDS = {
+    "serve": "run the organisation's workspace server (see docs/server.md)",
+    "server": "administer the workspace server: admin, workspaces, invites, devices...",
+}
+
+
 class UsageError(Exception):
     """Bad input from the person: exit code 2."""
 
@@ -272,6 +279,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     template_copy.add_argument("template_id", metavar="ID")
     template_copy.add_argument("new_id", metavar="NEW_ID")
+
+    # Handled before parsing by sync.server.cli (see main); listed here for --help.
+    for name, help_ in SERVER_COMMANDS.items():
+        commands.add_parser(name, help=help_, add_help=False)
     return parser
 
 
@@ -1136,8 +1147,13 @@ def _start_desktop(parser: argparse.ArgumentParser, *, demo: bool = False) -> in
 
 def main(argv: Sequence[str] | None = None, *, kdf_policy: KdfPolicy = PRODUCTION_POLICY) -> int:
     """Run the command line; returns the exit code (see EXIT_CODES_HELP)."""
-    parser = build_parser()
     arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments and arguments[0] in SERVER_COMMANDS:
+        # Imported only here: the desktop commands never load the server (FastAPI).
+        from sync.server.cli import main as server_main
+
+        return server_main(arguments)
+    parser = build_parser()
     if not arguments or arguments == ["--demo"]:
         return _start_desktop(parser, demo=bool(arguments))
     try:

@@ -1,16 +1,23 @@
-"""Start the server with uvicorn (`cairn serve`)."""
+"""Open the server's database (`open_database`) and start the server with uvicorn
+(`cairn serve`)."""
 
 from __future__ import annotations
 
 import logging
 import re
+import signal
+import socket
+import threading
+from collections.abc import Callable
 
-import uvicorn
+from alembic.util.exc import CommandError
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from sync.server import keys
-from sync.server.app import create_app
 from sync.server.config import ServerSettings
-from sync.server.db import make_engine, migrate, session_scope
+from sync.server.db import DatabaseUnavailable, make_engine, migrate, session_scope
 
 # Share pages are addressed by a secret token, and tokens never belong in logs.
 _SECRET_PATH = re.compile(r"(/s/)[A-Za-z0-9_\-]+")
@@ -27,21 +34,125 @@ class RedactSecrets(logging.Filter):
         return True
 
 
-def prepare(settings: ServerSettings) -> None:
-    """Migrate the database and make sure there is a signing key."""
+def describe_database(settings: ServerSettings) -> str:
+    """Where the data is, for people: the URL with its password hidden."""
+    if settings.database_url is None:
+        return f"SQLite in {settings.data_dir}"
+    try:
+        return make_url(settings.database_url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "the database given"  # unparsable: it may hold a password, so not echoed
+
+
+def open_database(settings: ServerSettings) -> Engine:
+    """An engine on the migrated database, with a signing key made if there was none.
+
+    Raises DatabaseUnavailable with one readable sentence (never the password) when the
+    URL is unusable, the database cannot be reached or refuses us, or its schema is newer
+    than this server; OSError when the data folder cannot be made.
+    """
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     settings.files_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    engine = make_engine(settings)
-    migrate(engine)
-    with session_scope(engine) as session:
-        keys.active_key(session)
-        session.commit()
-    engine.dispose()
+    where = describe_database(settings)
+    try:
+        engine = make_engine(settings)
+    except ArgumentError as exc:
+        raise DatabaseUnavailable(
+            "the database URL cannot be read; expected sqlite:///PATH or "
+            "postgresql://USER:PASSWORD@HOST[:PORT]/DATABASE"
+        ) from exc
+    except (NoSuchModuleError, ImportError) as exc:
+        raise DatabaseUnavailable(
+            f"the database driver in {where} is not available; "
+            "use sqlite:/// or postgresql+psycopg://"
+        ) from exc
+    try:
+        migrate(engine)
+        with session_scope(engine) as session:
+            keys.active_key(session)
+            session.commit()
+    except DBAPIError as exc:
+        engine.dispose()
+        raise DatabaseUnavailable(f"cannot use the database {where}: {_reason(exc)}") from exc
+    except CommandError as exc:
+        engine.dispose()
+        # An unknown revision: the database was migrated by a newer Cairn server.
+        raise DatabaseUnavailable(
+            f"the database {where} was set up by a newer Cairn server ({exc}); "
+            "upgrade Cairn to use it"
+        ) from exc
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
 
 
-def serve(settings: ServerSettings, host: str = "127.0.0.1", port: int = 8765) -> None:
+def _reason(exc: DBAPIError) -> str:
+    """The driver's own words on one line (psycopg's never include the password)."""
+    lines = [" ".join(line.split()) for line in str(exc.orig).splitlines() if line.strip()]
+    return "; ".join(lines) or type(exc.orig).__name__
+
+
+def prepare(settings: ServerSettings) -> None:
+    """Migrate the database and make sure there is a signing key."""
+    open_database(settings).dispose()
+
+
+class CannotListen(Exception):
+    """The address cannot be listened on (in use, not this machine's, no such name)."""
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening socket, bound before anything claims the server has started."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        return socket.create_server((host, port), family=family[0][0])
+    except OSError as exc:
+        reason = (exc.strerror or str(exc)).lower()
+        raise CannotListen(f"cannot listen on {host} port {port}: {reason}") from exc
+
+
+def serve(
+    settings: ServerSettings,
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    *,
+    forwarded_allow_ips: str = "127.0.0.1",
+    on_listening: Callable[[str], None] | None = None,
+) -> None:
+    """Run until Ctrl+C or SIGTERM (both return normally after a graceful shutdown).
+
+    ``on_listening`` gets the server's address once the socket is bound (a ``--port 0``
+    shows the port chosen). Only proxies at ``forwarded_allow_ips`` are believed about
+    the client's address and scheme (X-Forwarded-For / -Proto: Secure cookies behind TLS).
+    """
+    import uvicorn
+
+    from sync.server.app import create_app
+
     prepare(settings)
-    app = create_app(settings)
-    logging.getLogger("uvicorn.access").addFilter(RedactSecrets())
-    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=True,
-                forwarded_allow_ips="127.0.0.1", server_header=False)  # fmt: skip
+    sock = listen(host, port)
+    try:
+        app = create_app(settings)
+        config = uvicorn.Config(
+            app, log_level="info", proxy_headers=True, forwarded_allow_ips=forwarded_allow_ips,
+            server_header=False,
+        )  # fmt: skip
+        logging.getLogger("uvicorn.access").addFilter(RedactSecrets())
+        bound_host, bound_port = sock.getsockname()[:2]
+        if on_listening is not None:
+            shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+            on_listening(f"http://{shown}:{bound_port}")
+        # uvicorn stops gracefully on either signal, then raises it again: SIGTERM then
+        # becomes KeyboardInterrupt like Ctrl+C instead of killing the process.
+        in_main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, signal.default_int_handler) if in_main else None
+        try:
+            uvicorn.Server(config).run(sockets=[sock])
+        except KeyboardInterrupt:
+            pass
+        finally:
+            if in_main:
+                signal.signal(signal.SIGTERM, previous)
+    finally:
+        sock.close()
