@@ -4,9 +4,12 @@ sync/protocol.py). Routers stay thin: the work is in the service modules."""
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from collections.abc import Iterator
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request, Response
+import anyio.from_thread
+from fastapi import APIRouter, Path, Query, Request, Response
+from starlette.requests import ClientDisconnect
 
 from sync.protocol import (
     API_PREFIX,
@@ -17,15 +20,28 @@ from sync.protocol import (
     ServerInfo,
     SignedDocument,
     SubmissionResponse,
+    UploadStatus,
     WorkspaceInfo,
 )
-from sync.server import directory, enrolment, keys, submissions
-from sync.server.deps import DeviceDep, SessionDep, SettingsDep
-from sync.server.errors import Gone, NotFound
+from sync.server import blobs, directory, enrolment, keys, submissions
+from sync.server.deps import DeviceContext, DeviceDep, SessionDep, SettingsDep
+from sync.server.errors import ApiError, Forbidden, Gone, NotFound
 
 router = APIRouter(prefix=API_PREFIX, responses={"4XX": {"model": ErrorResponse}})
 
 SubmissionId = Annotated[uuid.UUID, Path(description="the client's submission id")]
+Sha256 = Annotated[
+    str, Path(pattern=r"^[0-9a-f]{64}$", description="the attachment's SHA-256, lowercase hex")
+]
+
+# Who may call what: /server, /enrol and /openapi.json are open to anyone; every other
+# route takes a device token (DeviceDep) and names the one scope it needs, first thing.
+
+
+def require_any(ctx: DeviceContext, *scopes: str) -> None:
+    """For uploads, which serve both submissions and shares."""
+    if not any(scope in ctx.device.scopes.split() for scope in scopes):
+        raise Forbidden(f"this device may not {' or '.join(scopes)}", code="scope_missing")
 
 
 def client_address(request: Request) -> str:
@@ -105,3 +121,75 @@ def get_submission(
     """One of this member's submissions, with its receipt."""
     ctx.require("submit")
     return submissions.response_for(submissions.get_own(session, ctx, str(submission_id)))
+
+
+# ---------------------------------------------------------------- attachments
+
+
+_OCTET_STREAM_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "the next piece of the attachment, starting at `offset`",
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+
+
+@router.get("/blobs/{sha256}", response_model=UploadStatus, tags=["attachments"])
+def upload_status(
+    sha256: Sha256,
+    size: Annotated[int, Query(ge=0, description="the attachment's size in bytes")],
+    ctx: DeviceDep,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> UploadStatus:
+    """How much of this attachment has arrived from this member; starts the upload if new.
+    A complete upload can be named in submissions and shares."""
+    require_any(ctx, "submit", "share")
+    return blobs.status(session, settings, ctx, sha256, size)
+
+
+@router.put(
+    "/blobs/{sha256}", response_model=UploadStatus, tags=["attachments"],
+    openapi_extra=_OCTET_STREAM_BODY,
+)  # fmt: skip
+def upload_piece(
+    sha256: Sha256,
+    offset: Annotated[int, Query(ge=0, description="where this piece starts (`received`)")],
+    size: Annotated[int, Query(ge=0, description="the attachment's size in bytes")],
+    request: Request,
+    ctx: DeviceDep,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> UploadStatus:
+    """Append a piece (application/octet-stream, at most the server's piece size) at
+    ``offset``. 409 ``offset_mismatch`` says where to resume; the last piece is checked
+    against the SHA-256 (422 ``hash_mismatch``: start again from 0)."""
+    require_any(ctx, "submit", "share")
+    media_type = request.headers.get("content-type", "application/octet-stream")
+    if media_type.split(";")[0].strip().lower() != "application/octet-stream":
+        raise ApiError("send attachment pieces as application/octet-stream",
+                       code="unsupported_media_type", status=415)  # fmt: skip
+    return blobs.receive_piece(session, settings, ctx, sha256, offset, size, _body_chunks(request))
+
+
+def _body_chunks(request: Request) -> Iterator[bytes]:
+    """The request body, block by block, read from this worker thread (the route is
+    synchronous so that file and database work never blocks the event loop)."""
+    stream = request.stream()
+
+    async def next_chunk() -> bytes | None:
+        try:
+            return await stream.__anext__()
+        except StopAsyncIteration:
+            return None
+
+    while True:
+        try:
+            chunk = anyio.from_thread.run(next_chunk)
+        except ClientDisconnect as exc:
+            raise blobs.UploadInterrupted("the connection ended in the middle of a piece") from exc
+        if chunk is None:
+            return
+        if chunk:
+            yield chunk

@@ -1,0 +1,381 @@
+"""Attachments: resumable, content-addressed uploads, and the files they end up in.
+
+A device uploads an attachment in pieces, each appended at the offset the server has
+received so far; when the last piece arrives the server checks the SHA-256 and moves
+the file to ``files/blobs/ab/abcdef...``. Upload records are per membership: a member
+may only reference attachments they uploaded themselves, so nobody can learn whether
+the server holds a file by naming its hash.
+
+Two requests for the same upload never corrupt it. A piece is first streamed to a file
+of its own, with no lock held (a slow connection must not block other writers); then,
+holding the upload's row lock (``SELECT ... FOR UPDATE`` on PostgreSQL, the database
+write lock on SQLite, where every transaction is ``BEGIN IMMEDIATE``), the offset is
+checked again and the piece copied into place. The partial file is cut back to the
+recorded count before each append, so bytes written before a crash that never reached
+the database are dropped rather than kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import shutil
+from collections.abc import Iterable
+from contextlib import suppress
+from pathlib import Path
+
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from sync.protocol import AttachmentRef, UploadStatus, is_sha256_hex
+from sync.server.config import ServerSettings
+from sync.server.deps import DeviceContext
+from sync.server.errors import ApiError, Conflict, TooLarge, Unprocessable
+from sync.server.models import Blob, Upload, utc_now
+
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+_COPY_BLOCK = 1024 * 1024
+
+
+class HashMismatch(Unprocessable):
+    code = "hash_mismatch"
+
+
+class OffsetMismatch(Conflict):
+    code = "offset_mismatch"
+
+
+class UploadInterrupted(ApiError):
+    """The connection ended before the piece did; nothing of it was kept."""
+
+    status = 400
+    code = "upload_interrupted"
+
+
+# -------------------------------------------------------------------- paths
+
+
+def blob_path(settings: ServerSettings, sha256: str) -> Path:
+    """Where the complete attachment with this SHA-256 lives (whether or not it exists)."""
+    if not is_sha256_hex(sha256):
+        raise ValueError("not a lowercase hex SHA-256")
+    return settings.files_dir / "blobs" / sha256[:2] / sha256
+
+
+def _partial_dir(settings: ServerSettings) -> Path:
+    folder = settings.files_dir / "partial"
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return folder
+
+
+def _partial_path(settings: ServerSettings, upload: Upload) -> Path:
+    # Named by the upload row, which belongs to one member: two members uploading the
+    # same attachment never share a partial file.
+    return _partial_dir(settings) / upload.id
+
+
+def _fsync_dir(folder: Path) -> None:
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+# ------------------------------------------------------------------- status
+
+
+def _status(upload: Upload) -> UploadStatus:
+    return UploadStatus(
+        sha256=upload.sha256,
+        size=upload.size,
+        received=upload.received,
+        complete=upload.received == upload.size,
+    )
+
+
+def _check_request(settings: ServerSettings, sha256: str, size: int) -> None:
+    if not is_sha256_hex(sha256):
+        raise Unprocessable("an attachment is named by its SHA-256 in lowercase hex",
+                            code="invalid_sha256")  # fmt: skip
+    if size < 0:
+        raise Unprocessable("the size cannot be negative", code="invalid_size")
+    if size > settings.max_attachment_bytes:
+        raise TooLarge(
+            f"an attachment may be at most {settings.max_attachment_bytes} bytes",
+            details=[{"limit": settings.max_attachment_bytes}],
+        )
+
+
+def _locked_upload(session: Session, membership_id: str, sha256: str) -> Upload | None:
+    # populate_existing: sessions keep loaded rows across commits here, and the count
+    # must be read afresh under the lock, not taken from before the body was streamed.
+    return session.exec(
+        select(Upload)
+        .where(col(Upload.membership_id) == membership_id, col(Upload.sha256) == sha256)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
+
+
+def _upload_for(
+    session: Session, settings: ServerSettings, ctx: DeviceContext, sha256: str, size: int
+) -> Upload:
+    """This member's upload of ``sha256`` (locked), made if new. A new or unfinished
+    upload announced with another size starts again at that size; a finished one cannot
+    change size (its bytes proved what it is)."""
+    upload = _locked_upload(session, ctx.membership.id, sha256)
+    if upload is None:
+        if size == 0:
+            # Nothing will ever be sent for an empty attachment: prove it now.
+            if sha256 != EMPTY_SHA256:
+                raise HashMismatch("an empty attachment has another SHA-256 than this one")
+            _store_blob(session, settings, sha256, 0, source=None)
+        upload = Upload(membership_id=ctx.membership.id, sha256=sha256, size=size)
+        session.add(upload)
+        try:
+            session.flush()
+        except IntegrityError:
+            # The same upload was started at the same moment on another connection.
+            session.rollback()
+            upload = _locked_upload(session, ctx.membership.id, sha256)
+            if upload is None:
+                raise
+    if upload.size != size:
+        if upload.received == upload.size:
+            raise Conflict(
+                f"this attachment was uploaded in full and is {upload.size} bytes",
+                code="size_mismatch",
+                details=[{"size": upload.size}],
+            )
+        if size == 0 and sha256 != EMPTY_SHA256:
+            raise HashMismatch("an empty attachment has another SHA-256 than this one")
+        _discard_partial(settings, upload)
+        upload.size, upload.received, upload.updated_at = size, 0, utc_now()
+        if size == 0:
+            _store_blob(session, settings, sha256, 0, source=None)
+        session.add(upload)
+        session.flush()
+    return upload
+
+
+def status(
+    session: Session, settings: ServerSettings, ctx: DeviceContext, sha256: str, size: int
+) -> UploadStatus:
+    """How much of this member's upload of ``sha256`` has arrived; starts it if new.
+    Commits."""
+    _check_request(settings, sha256, size)
+    upload = _upload_for(session, settings, ctx, sha256, size)
+    session.commit()
+    return _status(upload)
+
+
+# ------------------------------------------------------------------- pieces
+
+
+def receive_piece(
+    session: Session,
+    settings: ServerSettings,
+    ctx: DeviceContext,
+    sha256: str,
+    offset: int,
+    size: int,
+    chunks: Iterable[bytes],
+) -> UploadStatus:
+    """Append the bytes of ``chunks`` at ``offset`` of this member's upload of ``sha256``
+    (``size`` bytes in all); when it is complete, verify it and keep it. Commits.
+
+    Raises OffsetMismatch (409) unless ``offset`` is exactly what was received, with
+    the count received in the details so the client can resume from there.
+    """
+    _check_request(settings, sha256, size)
+    if offset < 0:
+        raise Unprocessable("the offset cannot be negative", code="invalid_offset")
+    upload = _upload_for(session, settings, ctx, sha256, size)
+    _expect_offset(upload, offset)
+    upload_id = upload.id
+    # Let go of every lock before reading the body from the network.
+    session.commit()
+
+    piece = _partial_dir(settings) / f"{upload_id}.{secrets.token_hex(8)}.piece"
+    try:
+        length = _write_piece(piece, chunks, limit=size - offset)
+        current = _locked_upload(session, ctx.membership.id, sha256)
+        if current is None or current.id != upload_id or current.size != size:
+            raise Conflict("this upload was started again with another size meanwhile",
+                           code="upload_restarted")  # fmt: skip
+        upload = current
+        _expect_offset(upload, offset)
+        if not _partial_intact(settings, upload):
+            _discard_partial(settings, upload)
+            upload.received = 0
+            session.add(upload)
+            session.commit()
+            raise OffsetMismatch(
+                "the bytes received so far were lost; send this attachment again from 0",
+                details=[{"received": 0, "size": upload.size}],
+            )
+        if length:
+            _append(settings, upload, piece)
+            upload.received += length
+            upload.updated_at = utc_now()
+            session.add(upload)
+        if upload.received == upload.size and length:
+            _finish(session, settings, upload)
+        session.commit()
+        return _status(upload)
+    finally:
+        with suppress(FileNotFoundError):
+            piece.unlink()
+
+
+def _expect_offset(upload: Upload, offset: int) -> None:
+    if offset != upload.received:
+        raise OffsetMismatch(
+            f"this upload has {upload.received} bytes; send the next piece from there",
+            details=[{"received": upload.received, "size": upload.size}],
+        )
+
+
+def _write_piece(piece: Path, chunks: Iterable[bytes], *, limit: int) -> int:
+    """Stream ``chunks`` into a new file; refuse (and keep nothing) past ``limit`` bytes."""
+    written = 0
+    descriptor = os.open(piece, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as out:
+        for chunk in chunks:
+            written += len(chunk)
+            if written > limit:
+                raise Unprocessable(
+                    f"this piece goes past the end of the attachment ({limit} bytes were left)",
+                    code="beyond_size",
+                )
+            out.write(chunk)
+    return written
+
+
+def _partial_intact(settings: ServerSettings, upload: Upload) -> bool:
+    """Whether the partial file still holds every byte the database counts (it may have
+    been removed or cut short by hand; then the upload must start again)."""
+    try:
+        return _partial_path(settings, upload).stat().st_size >= upload.received
+    except FileNotFoundError:
+        return upload.received == 0
+
+
+def _append(settings: ServerSettings, upload: Upload, piece: Path) -> None:
+    path = _partial_path(settings, upload)
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    with os.fdopen(descriptor, "r+b") as out:
+        out.truncate(upload.received)
+        out.seek(upload.received)
+        with piece.open("rb") as source:
+            shutil.copyfileobj(source, out, _COPY_BLOCK)
+        out.flush()
+        os.fsync(out.fileno())
+
+
+def _finish(session: Session, settings: ServerSettings, upload: Upload) -> None:
+    """Verify a complete upload and move it into the blob store; on a wrong hash the
+    upload starts again from 0 (committed) and HashMismatch is raised."""
+    partial = _partial_path(settings, upload)
+    digest = hashlib.sha256()
+    with partial.open("rb") as source:
+        while block := source.read(_COPY_BLOCK):
+            digest.update(block)
+    if digest.hexdigest() != upload.sha256:
+        _discard_partial(settings, upload)
+        upload.received = 0
+        upload.updated_at = utc_now()
+        session.add(upload)
+        session.commit()
+        raise HashMismatch(
+            "the bytes received do not have this SHA-256; they were discarded, "
+            "send the attachment again from 0",
+            details=[{"received": 0, "size": upload.size}],
+        )
+    _store_blob(session, settings, upload.sha256, upload.size, source=partial)
+
+
+def _store_blob(
+    session: Session, settings: ServerSettings, sha256: str, size: int, *, source: Path | None
+) -> None:
+    """Put a verified file (or an empty one) at its place in the store, once, and record
+    it. ``source`` is moved, or removed if the store already has these bytes."""
+    target = blob_path(settings, sha256)
+    if target.exists():
+        if source is not None:
+            source.unlink()
+    else:
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if source is None:
+            source = _partial_dir(settings) / f"empty.{secrets.token_hex(8)}"
+            descriptor = os.open(source, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.fsync(descriptor)
+            os.close(descriptor)
+        os.replace(source, target)
+        _fsync_dir(target.parent)
+    _record_blob(session, sha256, size)
+
+
+def _record_blob(session: Session, sha256: str, size: int) -> None:
+    # Two members may finish the same attachment at the same moment.
+    values = {"sha256": sha256, "size": size, "created_at": utc_now()}
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(pg_insert(Blob).values(values).on_conflict_do_nothing())
+    else:
+        session.execute(sqlite_insert(Blob).values(values).on_conflict_do_nothing())
+
+
+def _discard_partial(settings: ServerSettings, upload: Upload) -> None:
+    with suppress(FileNotFoundError):
+        _partial_path(settings, upload).unlink()
+
+
+# ---------------------------------------------------------------- other users
+
+
+def store_bytes(session: Session, settings: ServerSettings, content: bytes) -> str:
+    """Keep ``content`` in the blob store (resources published by the server, not uploads);
+    returns its SHA-256. The caller commits."""
+    sha256 = hashlib.sha256(content).hexdigest()
+    if blob_path(settings, sha256).exists():
+        _record_blob(session, sha256, len(content))
+        return sha256
+    temporary = _partial_dir(settings) / f"content.{secrets.token_hex(8)}"
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "wb") as out:
+            out.write(content)
+            out.flush()
+            os.fsync(out.fileno())
+        _store_blob(session, settings, sha256, len(content), source=temporary)
+    finally:
+        with suppress(FileNotFoundError):
+            temporary.unlink()
+    return sha256
+
+
+def require_uploaded(
+    session: Session, membership_id: str, attachments: Iterable[AttachmentRef]
+) -> None:
+    """Conflict ``attachment_missing`` unless this member uploaded every attachment in full."""
+    wanted = {(a.sha256, a.size) for a in attachments}
+    if not wanted:
+        return
+    uploads = session.exec(
+        select(Upload).where(
+            col(Upload.membership_id) == membership_id,
+            col(Upload.sha256).in_([sha for sha, _ in wanted]),
+        )
+    ).all()
+    complete = {(u.sha256, u.size) for u in uploads if u.received == u.size}
+    missing = sorted(wanted - complete)
+    if missing:
+        raise Conflict(
+            f"{len(missing)} attachment(s) have not been uploaded in full yet",
+            code="attachment_missing",
+            details=[{"sha256": sha, "size": size} for sha, size in missing[:50]],
+        )
