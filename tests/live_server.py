@@ -200,7 +200,7 @@ class LiveServer:
             try:
                 if requests.get(self.api("/server"), timeout=1).status_code == 200:
                     return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # still starting, or busy
                 pass
             time.sleep(0.05)
         self.stop()
