@@ -456,11 +456,26 @@ class ShareRequest(_Model):
 
 
 class ShareResponse(_Model):
+    """A share as the server holds it. The page's address is a secret the server keeps
+    only as a hash, so ``url`` is given once, in the answer that creates the share (201);
+    a retry of the same request (200), a listing or a change has ``url: null``. A client
+    that lost the address revokes the share and publishes it again."""
+
     share_id: UUID
     url: str | None = Field(description="the page's address; only in the answer that creates it")
     comments_enabled: bool
     expires_at: datetime | None
     revoked: bool
+    title: str | None = None
+    created_at: datetime | None = None
+
+
+class ShareUpdate(_Model):
+    """``PATCH /api/v1/shares/{share_id}``: only the fields given change; ``expires_at:
+    null`` removes the expiry. An expiry must be in the future."""
+
+    comments_enabled: bool | None = None
+    expires_at: datetime | None = None
 
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")

@@ -13,23 +13,32 @@ from starlette.requests import ClientDisconnect
 
 from sync.protocol import (
     API_PREFIX,
+    MAX_PULL_LIMIT,
     AccountInfo,
     EnrolRequest,
     EnrolResponse,
     ErrorResponse,
+    PullResponse,
     ServerInfo,
+    ShareRequest,
+    ShareResponse,
+    ShareUpdate,
     SignedDocument,
     SubmissionResponse,
     UploadStatus,
     WorkspaceInfo,
 )
-from sync.server import blobs, directory, enrolment, keys, submissions
+from sync.server import blobs, directory, enrolment, events, keys, shares, submissions
 from sync.server.deps import DeviceContext, DeviceDep, SessionDep, SettingsDep
 from sync.server.errors import ApiError, Forbidden, Gone, NotFound
 
 router = APIRouter(prefix=API_PREFIX, responses={"4XX": {"model": ErrorResponse}})
 
 SubmissionId = Annotated[uuid.UUID, Path(description="the client's submission id")]
+ShareId = Annotated[uuid.UUID, Path(description="the client's share id")]
+Limit = Annotated[
+    int, Query(ge=1, description="most items to return (capped at the server's page)")
+]
 Sha256 = Annotated[
     str, Path(pattern=r"^[0-9a-f]{64}$", description="the attachment's SHA-256, lowercase hex")
 ]
@@ -193,3 +202,81 @@ def _body_chunks(request: Request) -> Iterator[bytes]:
             return
         if chunk:
             yield chunk
+
+
+# --------------------------------------------------------------------- shares
+
+
+@router.post(
+    "/shares",
+    response_model=ShareResponse,
+    status_code=201,
+    tags=["shares"],
+    responses={200: {"model": ShareResponse, "description": "already published: no address"}},
+)
+def publish_share(
+    body: ShareRequest,
+    request: Request,
+    ctx: DeviceDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    response: Response,
+) -> ShareResponse:
+    """Publish a signed snapshot as a read-only page; the answer that creates it is the
+    only one that carries the page's address."""
+    ctx.require("share")
+    base = settings.public_url or str(request.base_url)
+    result, new = shares.create(session, ctx, body, base)
+    if not new:
+        response.status_code = 200
+    return result
+
+
+@router.get("/shares", response_model=list[ShareResponse], tags=["shares"])
+def list_shares(
+    ctx: DeviceDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    limit: Limit = 100,
+    after: Annotated[uuid.UUID | None, Query(description="the last share_id seen")] = None,
+) -> list[ShareResponse]:
+    """This member's shares, oldest first (without their addresses)."""
+    ctx.require("share")
+    return shares.list_own(
+        session, ctx, limit=min(limit, settings.max_page), after=str(after) if after else None
+    )
+
+
+@router.patch("/shares/{share_id}", response_model=ShareResponse, tags=["shares"])
+def change_share(
+    share_id: ShareId, body: ShareUpdate, ctx: DeviceDep, session: SessionDep
+) -> ShareResponse:
+    """Turn comments on or off, or change the expiry."""
+    ctx.require("share")
+    return shares.update(session, ctx, str(share_id), body)
+
+
+@router.delete("/shares/{share_id}", response_model=ShareResponse, tags=["shares"])
+def revoke_share(share_id: ShareId, ctx: DeviceDep, session: SessionDep) -> ShareResponse:
+    """Take the page down for good (revoking again is fine)."""
+    ctx.require("share")
+    return shares.revoke(session, ctx, str(share_id))
+
+
+# ----------------------------------------------------------------------- pull
+
+
+@router.get("/pull", response_model=PullResponse, tags=["pull"])
+def pull(
+    ctx: DeviceDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    after: Annotated[int, Query(ge=0, description="the cursor of the last pull; 0 at first")] = 0,
+    limit: Limit = 100,
+) -> PullResponse:
+    """What the server sent this member since ``after``, oldest first, each signed by the
+    server: feedback, review requests, share comments, resources, withdrawals."""
+    ctx.require("pull")
+    return events.pull(
+        session, ctx.membership.id, after, min(limit, settings.max_page, MAX_PULL_LIMIT)
+    )
