@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import anyio.from_thread
 from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.responses import FileResponse
 from starlette.requests import ClientDisconnect
 
 from sync.protocol import (
@@ -19,6 +20,7 @@ from sync.protocol import (
     EnrolResponse,
     ErrorResponse,
     PullResponse,
+    ResourceInfo,
     ServerInfo,
     ShareRequest,
     ShareResponse,
@@ -28,7 +30,16 @@ from sync.protocol import (
     UploadStatus,
     WorkspaceInfo,
 )
-from sync.server import blobs, directory, enrolment, events, keys, shares, submissions
+from sync.server import (
+    blobs,
+    directory,
+    enrolment,
+    events,
+    keys,
+    resources,
+    shares,
+    submissions,
+)
 from sync.server.deps import DeviceContext, DeviceDep, SessionDep, SettingsDep
 from sync.server.errors import ApiError, Forbidden, Gone, NotFound
 
@@ -279,4 +290,40 @@ def pull(
     ctx.require("pull")
     return events.pull(
         session, ctx.membership.id, after, min(limit, settings.max_page, MAX_PULL_LIMIT)
+    )
+
+
+# ------------------------------------------------------------------ resources
+
+
+@router.get("/resources", response_model=list[ResourceInfo], tags=["resources"])
+def list_resources(ctx: DeviceDep, session: SessionDep) -> list[ResourceInfo]:
+    """The latest version of every template, document and link of this workspace."""
+    ctx.require("pull")
+    return resources.latest(session, ctx.workspace.id)
+
+
+@router.get(
+    "/resources/{resource_id}/versions/{version}",
+    response_class=FileResponse,
+    tags=["resources"],
+    responses={200: {"description": "the file, as an attachment",
+                     "content": {"application/octet-stream": {}}}},
+)  # fmt: skip
+def download_resource(
+    resource_id: Annotated[uuid.UUID, Path()],
+    version: Annotated[int, Path(ge=1)],
+    ctx: DeviceDep,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> FileResponse:
+    """The file of one version of a template or document of this workspace."""
+    ctx.require("pull")
+    stored = resources.stored_file(session, settings, ctx.workspace.id, str(resource_id), version)
+    return FileResponse(
+        stored.path,
+        media_type=stored.media_type,
+        filename=stored.file_name,
+        content_disposition_type="attachment",
+        headers={"X-Content-Type-Options": "nosniff"},
     )
