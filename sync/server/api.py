@@ -19,6 +19,7 @@ from sync.protocol import (
     EnrolRequest,
     EnrolResponse,
     ErrorResponse,
+    PeerReviewRequest,
     PullResponse,
     ResourceInfo,
     ServerInfo,
@@ -27,6 +28,7 @@ from sync.protocol import (
     ShareUpdate,
     SignedDocument,
     SubmissionResponse,
+    SubmissionSummary,
     UploadStatus,
     WorkspaceInfo,
 )
@@ -37,6 +39,7 @@ from sync.server import (
     events,
     keys,
     resources,
+    reviews,
     shares,
     submissions,
 )
@@ -141,6 +144,62 @@ def get_submission(
     """One of this member's submissions, with its receipt."""
     ctx.require("submit")
     return submissions.response_for(submissions.get_own(session, ctx, str(submission_id)))
+
+
+@router.get("/submissions", response_model=list[SubmissionSummary], tags=["submissions"])
+def list_submissions(
+    ctx: DeviceDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    limit: Limit = 100,
+    after: Annotated[uuid.UUID | None, Query(description="the last submission_id seen")] = None,
+) -> list[SubmissionSummary]:
+    """This member's submissions, oldest first; page on with ``after``."""
+    ctx.require("submit")
+    return submissions.summaries(
+        session, ctx, limit=min(limit, settings.max_page), after=str(after) if after else None
+    )
+
+
+@router.post(
+    "/submissions/{submission_id}/withdraw", response_model=SubmissionResponse,
+    tags=["submissions"],
+)  # fmt: skip
+def withdraw_submission(
+    submission_id: SubmissionId, ctx: DeviceDep, session: SessionDep
+) -> SubmissionResponse:
+    """Withdraw a submission to an open point before its deadline (again is fine)."""
+    ctx.require("submit")
+    return submissions.withdraw(session, ctx, str(submission_id))
+
+
+# -------------------------------------------------------------------- reviews
+
+
+@router.post(
+    "/reviews/{submission_id}",
+    response_model=SignedDocument,
+    status_code=201,
+    tags=["reviews"],
+    responses={200: {"model": SignedDocument, "description": "the same review, already received"}},
+)
+def peer_review(
+    submission_id: SubmissionId,
+    body: PeerReviewRequest,
+    ctx: DeviceDep,
+    session: SessionDep,
+    response: Response,
+) -> SignedDocument:
+    """An assigned peer's review of a submission; answers with the signed feedback
+    document (cairn.feedback/1) that the submitter will receive by pull."""
+    ctx.require("review")
+    feedback, new = reviews.review_as_peer(
+        session, str(submission_id), ctx.membership, ctx.user, body.text, body.rating
+    )
+    session.commit()
+    if not new:
+        response.status_code = 200
+    return SignedDocument.model_validate_json(feedback.document)
 
 
 # ---------------------------------------------------------------- attachments

@@ -173,3 +173,45 @@ def submission_or_404(session: Session, submission_id: str) -> Submission:
     if submission is None:
         raise NotFound("there is no such submission", code="submission_not_found")
     return submission
+
+
+def review_as_peer(
+    session: Session,
+    submission_id: str,
+    peer: Membership,
+    author: User,
+    text: str,
+    rating: int | None = None,
+) -> tuple[Feedback, bool]:
+    """An assigned peer's review (from their device); returns it and whether it is new.
+    Forbidden ``not_assigned`` unless ``peer`` was asked to review this submission (the
+    same answer whether or not it exists). The same review sent again is not added twice.
+    The caller commits."""
+    # The assignment's row lock makes a retry that races the first request wait for it.
+    assignment = session.exec(
+        select(PeerAssignment)
+        .where(
+            col(PeerAssignment.submission_id) == submission_id,
+            col(PeerAssignment.membership_id) == peer.id,
+        )
+        .with_for_update()
+    ).first()
+    if assignment is None:
+        raise Forbidden("you have not been asked to review this submission", code="not_assigned")
+    submission = submission_or_404(session, submission_id)
+    text = text.strip()
+    for row in session.exec(
+        select(Feedback).where(
+            col(Feedback.submission_id) == submission.id,
+            col(Feedback.author_id) == author.id,
+            col(Feedback.kind) == "peer_review",
+        )
+    ).all():
+        earlier = parse_body(
+            SignedDocument.model_validate_json(row.document).body_bytes(), FeedbackDocument
+        )
+        if earlier.text == text and earlier.rating == rating:
+            return row, False
+    feedback = add_feedback(session, submission, author, "peer", "peer_review", text=text,
+                            rating=rating)  # fmt: skip
+    return feedback, True

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 
+from sqlalchemy import and_, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -18,12 +19,13 @@ from sync.protocol import (
     SignedDocument,
     SubmissionPayload,
     SubmissionResponse,
+    SubmissionSummary,
     key_id,
     parse_body,
     sha256_hex,
     verify_bytes,
 )
-from sync.server import directory, keys
+from sync.server import directory, events, keys
 from sync.server.deps import DeviceContext
 from sync.server.errors import Conflict, Forbidden, NotFound, Unprocessable
 from sync.server.models import (
@@ -190,3 +192,80 @@ def get_own(session: Session, ctx: DeviceContext, submission_id: str) -> Submiss
     if submission is None or submission.membership_id != ctx.membership.id:
         raise NotFound("you have no submission with this id", code="submission_not_found")
     return submission
+
+
+# ---------------------------------------------------- listing and withdrawing
+
+
+def summaries(
+    session: Session, ctx: DeviceContext, *, limit: int, after: str | None = None
+) -> list[SubmissionSummary]:
+    """This member's submissions, oldest first, ``limit`` at most, those after ``after``."""
+    query = select(Submission).where(col(Submission.membership_id) == ctx.membership.id)
+    if after is not None:
+        mark = get_own(session, ctx, after)
+        query = query.where(
+            or_(
+                col(Submission.received_at) > mark.received_at,
+                and_(
+                    col(Submission.received_at) == mark.received_at,
+                    col(Submission.id) > mark.id,
+                ),
+            )
+        )
+    rows = session.exec(
+        query.order_by(col(Submission.received_at), col(Submission.id)).limit(limit)
+    ).all()
+    titles: dict[str, list[str]] = {row.id: [] for row in rows}
+    if titles:
+        for submission_id, title in session.exec(
+            select(SubmissionAsset.submission_id, SubmissionAsset.title)
+            .where(col(SubmissionAsset.submission_id).in_(list(titles)))
+            .order_by(col(SubmissionAsset.id))
+        ).all():
+            titles[submission_id].append(title)
+    return [
+        SubmissionSummary(
+            submission_id=uuid.UUID(row.id),
+            point_id=uuid.UUID(row.point_id),
+            status=row.status,  # type: ignore[arg-type]
+            received_at=row.received_at,
+            titles=titles[row.id],
+        )
+        for row in rows
+    ]
+
+
+def withdraw(session: Session, ctx: DeviceContext, submission_id: str) -> SubmissionResponse:
+    """Withdraw one of this member's submissions: only at an ``open`` point and before its
+    deadline (Conflict ``withdraw_not_allowed``). Again is fine. The member's devices
+    get a ``withdrawn`` event. Commits."""
+    # Locked, and read afresh, so that two withdrawals at once make one event.
+    submission = session.exec(
+        select(Submission)
+        .where(col(Submission.id) == submission_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
+    if submission is None or submission.membership_id != ctx.membership.id:
+        raise NotFound("you have no submission with this id", code="submission_not_found")
+    if submission.status == "withdrawn":
+        return response_for(submission)
+    point = session.get(SubmissionPoint, submission.point_id)
+    assert point is not None  # foreign key
+    if point.mode != "open":
+        raise Conflict(f"{point.name!r} is locked on submission: a submission there stays",
+                       code="withdraw_not_allowed")  # fmt: skip
+    if not directory.accepting(point):
+        raise Conflict(f"the deadline of {point.name!r} has passed: a submission there stays",
+                       code="withdraw_not_allowed")  # fmt: skip
+    submission.status = "withdrawn"
+    submission.withdrawn_at = utc_now()
+    session.add(submission)
+    events.publish(session, ctx.membership, "withdrawn", {
+        "submission_id": submission.id,
+        "point_id": submission.point_id,
+        "withdrawn_at": submission.withdrawn_at.isoformat(),
+    })  # fmt: skip
+    session.commit()
+    return response_for(submission)

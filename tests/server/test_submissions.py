@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import base64
 import uuid
+from datetime import UTC, datetime, timedelta
 
+import requests
 from sqlmodel import col, func, select
 
 from sync.protocol import (
+    EVENT_FORMAT,
     RECEIPT_FORMAT,
+    EventDocument,
     ReceiptBody,
     SignedDocument,
     open_document,
     sha256_hex,
 )
-from sync.server.models import Submission
+from sync.server.models import Submission, SubmissionPoint
 from tests.live_server import LiveServer
-from tests.server.client import enrol, join, make_invite, make_org
+from tests.server.client import Member, enrol, join, make_invite, make_org, snapshot
 
 
 def _count(server: LiveServer, submission_id: str) -> int:
@@ -97,3 +101,138 @@ def test_an_invite_code_works_once(server: LiveServer) -> None:
     }, timeout=10)  # fmt: skip
     assert again.status_code == 410
     assert again.json()["error"]["code"] == "invite_used"
+
+
+# ------------------------------------------------ open points, listing, withdrawing
+
+
+def _withdraw(member: Member, submission_id: str) -> requests.Response:
+    return member.post(f"/submissions/{submission_id}/withdraw")
+
+
+def _events(member: Member, kind: str) -> list[dict[str, object]]:
+    items = member.get("/pull", params={"limit": 500}).json()["items"]
+    documents = [
+        open_document(SignedDocument.model_validate(item["event"]),
+                      bytes.fromhex(member.server_key), EVENT_FORMAT, EventDocument)
+        for item in items
+    ]  # fmt: skip
+    return [document.data for document in documents if document.kind == kind]
+
+
+def _set_deadline(server: LiveServer, point_id: str, deadline: datetime) -> None:
+    with server.session() as session:
+        point = session.get(SubmissionPoint, point_id)
+        assert point is not None
+        point.deadline = deadline
+        session.add(point)
+        session.commit()
+
+
+def test_an_open_point_takes_several_versions_until_its_deadline(server: LiveServer) -> None:
+    org = make_org(server, mode="open", deadline=datetime.now(UTC) + timedelta(days=1))
+    member = join(server, org)
+    first = member.submit(member.sign(member.payload(org.point_id, [snapshot("Draft")])))
+    second = member.submit(member.sign(member.payload(org.point_id, [snapshot("Final")])))
+    assert first.status_code == 201
+    assert second.status_code == 201
+
+    _set_deadline(server, org.point_id, datetime.now(UTC) - timedelta(seconds=1))
+    late = member.submit(member.sign(member.payload(org.point_id, [snapshot("Too late")])))
+    assert late.status_code == 409
+    assert late.json()["error"]["code"] == "deadline_passed"
+    assert [s["titles"] for s in member.get("/submissions").json()] == [["Draft"], ["Final"]]
+
+
+def test_a_point_whose_deadline_has_passed_refuses_submissions(server: LiveServer) -> None:
+    org = make_org(server, mode="locked", deadline=datetime.now(UTC) - timedelta(minutes=1))
+    member = join(server, org)
+    payload = member.payload(org.point_id)
+    answer = member.submit(member.sign(payload))
+    assert answer.status_code == 409
+    assert answer.json()["error"]["code"] == "deadline_passed"
+    assert _count(server, str(payload.submission_id)) == 0
+    point = next(p for p in member.get("/me").json()["points"] if p["id"] == org.point_id)
+    assert point["accepting"] is False
+
+
+def test_the_submission_list_holds_only_ones_own_and_pages_through_them(
+    server: LiveServer,
+) -> None:
+    org = make_org(server, mode="open")
+    member = join(server, org)
+    colleague = join(server, org)
+    sent = []
+    for number in range(5):
+        payload = member.payload(org.point_id, [snapshot(f"Entry {number}")])
+        assert member.submit(member.sign(payload)).status_code == 201
+        sent.append(str(payload.submission_id))
+    assert colleague.submit(colleague.sign(colleague.payload(org.point_id))).status_code == 201
+
+    seen: list[str] = []
+    after = None
+    while True:
+        params: dict[str, object] = {"limit": 2}
+        if after:
+            params["after"] = after
+        page = member.get("/submissions", params=params).json()
+        if not page:
+            break
+        assert len(page) <= 2
+        seen += [s["submission_id"] for s in page]
+        after = page[-1]["submission_id"]
+    assert sorted(seen) == sorted(sent)  # all five, none of the colleague's
+    first = member.get("/submissions", params={"limit": 1}).json()[0]
+    assert first["point_id"] == org.point_id
+    assert first["status"] == "received"
+    assert first["titles"][0].startswith("Entry")
+    # Someone else's submission id cannot be used as a cursor, nor seen.
+    theirs = colleague.get("/submissions").json()[0]["submission_id"]
+    assert member.get("/submissions", params={"after": theirs}).status_code == 404
+    assert member.get(f"/submissions/{theirs}").status_code == 404
+    assert member.get("/submissions", params={"limit": 0}).status_code == 422
+
+
+def test_a_submission_to_an_open_point_can_be_withdrawn_before_the_deadline(
+    server: LiveServer,
+) -> None:
+    org = make_org(server, mode="open", deadline=datetime.now(UTC) + timedelta(days=1))
+    member = join(server, org)
+    colleague = join(server, org)
+    payload = member.payload(org.point_id)
+    receipt = member.submit(member.sign(payload)).json()["receipt"]
+    submission_id = str(payload.submission_id)
+
+    assert _withdraw(colleague, submission_id).status_code == 404
+    withdrawn = _withdraw(member, submission_id)
+    assert withdrawn.status_code == 200, withdrawn.text
+    assert withdrawn.json()["status"] == "withdrawn"
+    assert withdrawn.json()["receipt"] == receipt  # the proof of receipt stays
+    assert _withdraw(member, submission_id).json()["status"] == "withdrawn"  # again is fine
+    assert member.get(f"/submissions/{submission_id}").json()["status"] == "withdrawn"
+    assert member.get("/submissions").json()[0]["status"] == "withdrawn"
+    assert [e["submission_id"] for e in _events(member, "withdrawn")] == [submission_id]
+    assert _events(colleague, "withdrawn") == []
+
+
+def test_withdrawing_is_refused_at_a_locked_point_and_after_the_deadline(
+    server: LiveServer,
+) -> None:
+    locked = make_org(server, mode="locked")
+    member = join(server, locked)
+    payload = member.payload(locked.point_id)
+    assert member.submit(member.sign(payload)).status_code == 201
+    refused = _withdraw(member, str(payload.submission_id))
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "withdraw_not_allowed"
+
+    open_org = make_org(server, mode="open", deadline=datetime.now(UTC) + timedelta(days=1))
+    member = join(server, open_org)
+    payload = member.payload(open_org.point_id)
+    assert member.submit(member.sign(payload)).status_code == 201
+    _set_deadline(server, open_org.point_id, datetime.now(UTC) - timedelta(seconds=1))
+    late = _withdraw(member, str(payload.submission_id))
+    assert late.status_code == 409
+    assert late.json()["error"]["code"] == "withdraw_not_allowed"
+    assert member.get(f"/submissions/{payload.submission_id}").json()["status"] == "received"
+    assert _events(member, "withdrawn") == []
