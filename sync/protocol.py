@@ -31,7 +31,14 @@ from uuid import UUID
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
 
 API_PREFIX = "/api/v1"
 API_VERSION = 1
@@ -82,6 +89,27 @@ class InvalidDocument(ProtocolError):
 class _Model(BaseModel):
     # Unknown fields are refused: a typo or a tampered field is an error, not ignored.
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        # PostgreSQL cannot store U+0000 in text (it was a 500 there, and stored on
+        # SQLite), and no person types one: refused in every field, on both databases.
+        _refuse_nul(value)
+        return value
+
+
+def _refuse_nul(value: Any) -> None:
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("text may not contain the NUL character (U+0000)")
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _refuse_nul(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_nul(key)
+            _refuse_nul(item)
 
 
 # ------------------------------------------------------------- signed documents
