@@ -114,8 +114,12 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> Response
 # ---------------------------------------------------------------- middleware
 
 
-class BodyTooLarge(Exception):
-    pass
+class BodyTooLarge(StarletteHTTPException):
+    """A body over the limit, found while reading it. An HTTPException, because FastAPI
+    turns any other error met while parsing a JSON body into a 400."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the request is larger than the limit of {limit} bytes")
 
 
 class BodyLimit:
@@ -154,7 +158,7 @@ class BodyLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise BodyTooLarge
+                    raise BodyTooLarge(limit)
             return message
 
         async def tracking_send(message: Message) -> None:
