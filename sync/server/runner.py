@@ -8,7 +8,8 @@ import re
 import signal
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from alembic.util.exc import CommandError
 from sqlalchemy import Engine
@@ -67,10 +68,11 @@ def open_database(settings: ServerSettings) -> Engine:
             "use sqlite:/// or postgresql+psycopg://"
         ) from exc
     try:
-        migrate(engine)
-        with session_scope(engine) as session:
-            keys.active_key(session)
-            session.commit()
+        with _one_at_a_time(engine):
+            migrate(engine)
+            with session_scope(engine) as session:
+                keys.active_key(session)
+                session.commit()
     except DBAPIError as exc:
         engine.dispose()
         raise DatabaseUnavailable(f"cannot use the database {where}: {_reason(exc)}") from exc
@@ -85,6 +87,26 @@ def open_database(settings: ServerSettings) -> Engine:
         engine.dispose()
         raise
     return engine
+
+
+#: PostgreSQL advisory lock held while a process sets the database up.
+_SETUP_LOCK = int.from_bytes(b"cairn-db", "big")
+
+
+@contextmanager
+def _one_at_a_time(engine: Engine) -> Iterator[None]:
+    """Two processes setting up a new PostgreSQL database at once (a server starting while
+    an admin command runs) would both create the tables, or both a signing key; they take
+    turns. SQLite needs no lock: every transaction there starts with BEGIN IMMEDIATE."""
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    with engine.connect() as connection:
+        connection.exec_driver_sql(f"SELECT pg_advisory_lock({_SETUP_LOCK})")
+        try:
+            yield
+        finally:
+            connection.exec_driver_sql(f"SELECT pg_advisory_unlock({_SETUP_LOCK})")
 
 
 def _reason(exc: DBAPIError) -> str:
