@@ -16,7 +16,7 @@ from collections.abc import Callable
 from sqlmodel import Session
 
 #: The schema this version of Cairn writes.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 MigrationStep = Callable[[Session], None]
 
@@ -38,8 +38,26 @@ def _add_thumbnails_and_capture_records(session: Session) -> None:
         connection.exec_driver_sql(statement)
 
 
+# Schema 3: what the sync client keeps (accounts, outbox, receipts, pulled events,
+# organisation resources), one generic table. The statement SQLModel emits for
+# SyncRecordRow.
+_SCHEMA_3_DDL = (
+    "CREATE TABLE sync_record (\n\tid VARCHAR NOT NULL, \n\tversion INTEGER NOT NULL, \n"
+    "\tdata BLOB NOT NULL, \n\tPRIMARY KEY (id)\n)",
+)
+
+
+def _add_sync_records(session: Session) -> None:
+    connection = session.connection()
+    for statement in _SCHEMA_3_DDL:
+        connection.exec_driver_sql(statement)
+
+
 #: from_version -> the step that upgrades a file from that version to the next.
-MIGRATIONS: dict[int, MigrationStep] = {1: _add_thumbnails_and_capture_records}
+MIGRATIONS: dict[int, MigrationStep] = {
+    1: _add_thumbnails_and_capture_records,
+    2: _add_sync_records,
+}
 
 
 def steps_from(version: int, target: int) -> list[MigrationStep]:
@@ -58,4 +76,6 @@ def tables_at(version: int) -> frozenset[str]:
               "identity"}  # fmt: skip
     if version >= 2:
         tables |= {"attachment_thumbnail", "capture_record"}
+    if version >= 3:
+        tables.add("sync_record")
     return frozenset(tables)

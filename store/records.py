@@ -145,6 +145,7 @@ class VerifyReport:
     versions: int = 0
     attachments: int = 0
     attachment_bytes: int = 0
+    sync_records: int = 0
 
     @property
     def ok(self) -> bool:
@@ -163,3 +164,47 @@ class SpaceHeader:
     attachments: int
     attachment_bytes: int
     kdf: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SyncRecord:
+    """One thing the sync client keeps in the space, sealed whole (see docs/security.md).
+
+    `kind` says what it is ("account", "outbox", "receipt", "event", "resource"...;
+    the store does not interpret it), `data` holds its contents as JSON (binary
+    values, such as signed documents as received, go in as base64 text), and
+    `asset_ids` names the assets it concerns, so that records can be found by
+    asset. `id` is a canonical UUID, or "" for the store to choose one. The
+    store sets `version` (1 on insert, one more on each update) and `updated`
+    when it writes the record; the values passed in are ignored.
+    """
+
+    id: str
+    kind: str
+    data: dict[str, Any]
+    asset_ids: list[str] = field(default_factory=list)
+    version: int = 1
+    updated: str = ""
+
+    def sealed_part(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind, "asset_ids": self.asset_ids, "data": self.data,
+            "updated": self.updated,
+        }  # fmt: skip
+
+    @classmethod
+    def from_sealed(cls, row_id: str, version: int, sealed: Any) -> SyncRecord:
+        """The record a sealed value describes; ValueError if it is not one."""
+        if not isinstance(sealed, dict):
+            raise ValueError("not a sync record")
+        kind, asset_ids = sealed.get("kind"), sealed.get("asset_ids")
+        data, updated = sealed.get("data"), sealed.get("updated")
+        if (
+            not isinstance(kind, str)
+            or not isinstance(data, dict)
+            or not isinstance(updated, str)
+            or not isinstance(asset_ids, list)
+            or not all(isinstance(item, str) for item in asset_ids)
+        ):
+            raise ValueError("not a sync record")
+        return cls(row_id, kind, data, asset_ids, version, updated)

@@ -63,12 +63,13 @@ from store.records import (
     AttachmentInfo,
     Problem,
     SpaceHeader,
+    SyncRecord,
     VerifyReport,
     VersionInfo,
     now_iso,
 )
 from store.recovery import format_recovery_key, new_recovery_secret, parse_recovery_key
-from store.sealing import FieldSealer
+from store.sealing import FieldSealer, uuid_bytes
 from store.stream import CHUNK_SIZE, ChunkCipher
 from store.tables import (
     AssetRow,
@@ -80,13 +81,14 @@ from store.tables import (
     IdentityRow,
     KeySlotRow,
     Meta,
+    SyncRecordRow,
 )
 
 FORMAT_NAME = "cairn-space"
 FORMAT_VERSION = 1
 STORE_TABLES = (Meta, KeySlotRow, AssetRow, AssetVersionRow, AttachmentRow,
                 AttachmentChunkRow, IdentityRow, AttachmentThumbnailRow,
-                CaptureRecordRow)  # fmt: skip
+                CaptureRecordRow, SyncRecordRow)  # fmt: skip
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 #: A thumbnail is a preview a few hundred pixels wide: anything bigger is refused.
@@ -261,6 +263,30 @@ class NewAsset:
     created: str | None = None
     skills: list[str] = field(default_factory=list)
     status: str = ""
+
+
+def _checked_sync_record(record: SyncRecord) -> SyncRecord:
+    """The record with its sealed part as it will read back; ValueError if the store
+    cannot keep it."""
+    if record.id:
+        try:
+            uuid_bytes(record.id)
+        except ValueError:
+            raise ValueError(f"a sync record's id must be a UUID, not {record.id!r}") from None
+    if not isinstance(record.kind, str) or not record.kind:
+        raise ValueError("a sync record needs a kind")
+    if not isinstance(record.data, dict):
+        raise ValueError("a sync record's data must be a dict")
+    if not isinstance(record.asset_ids, list | tuple) or not all(
+        isinstance(item, str) for item in record.asset_ids
+    ):
+        raise ValueError("a sync record's asset_ids must be a list of strings")
+    try:
+        # A round trip through JSON: what is stored is exactly what a read returns.
+        data = json.loads(json.dumps(record.data, allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"a sync record's data must be JSON ({exc})") from exc
+    return SyncRecord(record.id, record.kind, data, list(record.asset_ids))
 
 
 @dataclass(frozen=True)
@@ -589,7 +615,10 @@ class SpaceFile:
                 return str(damage)
             if not self._manifest.tag_is_valid(state):
                 return "the manifest's seal is broken (it was edited or damaged)"
-            accumulator, count = self._manifest_sum(session)
+            try:
+                accumulator, count = self._manifest_sum(session)
+            except ValueError:  # uuid_bytes: Cairn only writes canonical UUIDs
+                return "a record with an id Cairn never writes was added from outside Cairn"
         if count != state.count:
             missing = state.count - count
             if missing > 0:
@@ -612,6 +641,7 @@ class SpaceFile:
             ("attachment_thumbnail", AttachmentThumbnailRow.attachment_id,
              AttachmentThumbnailRow.version),
             ("capture_record", CaptureRecordRow.id, CaptureRecordRow.version),
+            ("sync_record", SyncRecordRow.id, SyncRecordRow.version),
         ):  # fmt: skip
             if table not in present:
                 continue
@@ -624,6 +654,10 @@ class SpaceFile:
         """Whether this file has thumbnails and capture records (a read-only
         space that failed its check may still be at schema 1)."""
         return self.schema_version >= 2
+
+    def _has_schema_3(self) -> bool:
+        """Whether this file has sync records (see _has_schema_2)."""
+        return self.schema_version >= 3
 
     # -------------------------------------------------------------- migrations
 
@@ -656,6 +690,7 @@ class SpaceFile:
             (AttachmentThumbnailRow, "attachment_thumbnail", "attachment_id", "data", 0,
              "asset_id"),
             (CaptureRecordRow, "capture_record", "id", "data", 0, None),
+            (SyncRecordRow, "sync_record", "id", "data", 0, None),
         ]  # fmt: skip
         present = migrations.tables_at(new[0].schema_version)
         for model, table, id_name, column, which, owner_column in columns:
@@ -1398,6 +1433,173 @@ class SpaceFile:
                 damaged.append(row_id)
         return records, damaged
 
+    # ------------------------------------------------------------ sync records
+
+    def _require_schema_3(self) -> None:
+        if not self._has_schema_3():
+            raise DamagedSpace(
+                "the space is read-only at an older schema (it failed its integrity check)"
+            )
+
+    @staticmethod
+    def _sync_record_rows(session: Session) -> list[tuple[str, int, bytes]]:
+        # Plain driver SQL: for thousands of rows the ORM costs as much as decrypting.
+        # In rowid order, which is the order the rows were first stored.
+        result = session.connection().exec_driver_sql(
+            "SELECT id, version, data FROM sync_record ORDER BY rowid"
+        )
+        return [(row_id, int(version), bytes(blob)) for row_id, version, blob in result]
+
+    def _open_sync_record(self, row_id: str, version: int, blob: bytes) -> SyncRecord:
+        sealed = self._fields.open(blob, "sync_record", "data", row_id, version)
+        try:
+            return SyncRecord.from_sealed(row_id, version, sealed)
+        except ValueError as exc:
+            raise DamagedRecord("sync_record", row_id, "data") from exc
+
+    @staticmethod
+    def _sync_record_versions(session: Session, ids: Iterable[str]) -> dict[str, int]:
+        """The stored version of each of these ids that is stored."""
+        connection = session.connection()
+        wanted = list(dict.fromkeys(ids))
+        versions: dict[str, int] = {}
+        for start in range(0, len(wanted), 500):  # within any SQLite's variable limit
+            chunk = wanted[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            for row_id, version in connection.exec_driver_sql(
+                f"SELECT id, version FROM sync_record WHERE id IN ({marks})", tuple(chunk)
+            ):
+                versions[row_id] = int(version)
+        return versions
+
+    def _put_sync_records(
+        self, session: Session, delta: _ManifestDelta, records: list[SyncRecord]
+    ) -> list[SyncRecord]:
+        """Insert or update records (already checked); returns them as stored."""
+        # One lookup and two executemany for the batch: statement by statement,
+        # SQLAlchemy's overhead would cost more than the cryptography.
+        stored_versions = self._sync_record_versions(session, (r.id for r in records if r.id))
+        current = dict(stored_versions)  # follows the batch, which may name an id twice
+        rows: dict[str, tuple[int, bytes]] = {}
+        stored: list[SyncRecord] = []
+        stamp = now_iso()
+        for record in records:
+            row_id = record.id or str(uuid.uuid4())
+            previous = current.get(row_id)
+            version = 1 if previous is None else previous + 1
+            saved = SyncRecord(row_id, record.kind, record.data, record.asset_ids, version, stamp)
+            blob = self._fields.seal("sync_record", "data", row_id, version, saved.sealed_part())
+            if previous is not None:
+                delta.remove("sync_record", row_id, previous)
+            delta.add("sync_record", row_id, version)
+            current[row_id] = version
+            rows[row_id] = (version, blob)
+            stored.append(saved)
+        connection = session.connection()
+        inserts = [(i, v, b) for i, (v, b) in rows.items() if i not in stored_versions]
+        updates = [(v, b, i) for i, (v, b) in rows.items() if i in stored_versions]
+        if inserts:
+            connection.exec_driver_sql(
+                "INSERT INTO sync_record (id, version, data) VALUES (?, ?, ?)", inserts
+            )
+        if updates:
+            connection.exec_driver_sql(
+                "UPDATE sync_record SET version = ?, data = ? WHERE id = ?", updates
+            )
+        return stored
+
+    def _delete_sync_records(
+        self, session: Session, delta: _ManifestDelta, ids: Iterable[str]
+    ) -> int:
+        versions = self._sync_record_versions(session, ids)
+        # No need to open the rows: deleting a damaged record is how it is cleaned up.
+        for row_id, version in versions.items():
+            delta.remove("sync_record", row_id, version)
+        if versions:
+            session.connection().exec_driver_sql(
+                "DELETE FROM sync_record WHERE id = ?", [(row_id,) for row_id in versions]
+            )
+        return len(versions)
+
+    @_database_errors
+    def put_sync_record(self, record: SyncRecord) -> SyncRecord:
+        """Insert or update one sync record; returns it as stored (see put_sync_records)."""
+        return self.put_sync_records([record])[0]
+
+    @_database_errors
+    def put_sync_records(
+        self, records: Iterable[SyncRecord], *, delete: Iterable[str] = ()
+    ) -> list[SyncRecord]:
+        """Insert or update sync records and delete others, all in one transaction.
+
+        A record whose id is "" gets a new one; a record whose id is stored
+        replaces it, one version up, whatever version it says (the last write
+        wins). Returns the records as stored: with their ids, versions, update
+        times, and `data` as it reads back (JSON: tuples become lists).
+        ValueError, before anything is written, for a record the store cannot
+        keep, or an id both put and deleted.
+        """
+        self._require_schema_3()
+        checked = [_checked_sync_record(record) for record in records]
+        removed = list(delete)
+        both = {record.id for record in checked} & set(removed)
+        if both:
+            raise ValueError(f"sync record {sorted(both)[0]} is both put and deleted")
+        with self._write() as (session, delta):
+            stored = self._put_sync_records(session, delta, checked)
+            self._delete_sync_records(session, delta, removed)
+        return stored
+
+    @_database_errors
+    def sync_record(self, record_id: str) -> SyncRecord | None:
+        """The sync record with this id, or None; DamagedRecord if it does not open."""
+        if not self._has_schema_3():
+            return None
+        with self._read() as session:
+            row = session.exec(
+                select(SyncRecordRow.version, SyncRecordRow.data).where(
+                    SyncRecordRow.id == record_id
+                )
+            ).first()
+        if row is None:
+            return None
+        return self._open_sync_record(record_id, row[0], row[1])
+
+    @_database_errors
+    def sync_records(
+        self, kind: str | None = None, asset_id: str | None = None
+    ) -> list[SyncRecord]:
+        """The sync records of this kind and concerning this asset (None: any), oldest
+        update first; records written by one call share their update time and come
+        in the order they were first stored.
+
+        The kind and asset ids are sealed, so every record is opened to filter:
+        some 0.1 to 0.5 s for 5,000 records (tests/store/test_sync_records.py
+        prints it), so call it from a worker, not the GUI thread. Any damaged
+        record raises DamagedRecord, naming it, since it might have been one of these.
+        """
+        if not self._has_schema_3():
+            return []
+        with self._read() as session:
+            rows = self._sync_record_rows(session)
+        found = []
+        for row_id, version, blob in rows:
+            record = self._open_sync_record(row_id, version, blob)
+            if (kind is None or record.kind == kind) and (
+                asset_id is None or asset_id in record.asset_ids
+            ):
+                found.append(record)
+        found.sort(key=lambda record: record.updated)  # stable: keeps the rowid order
+        return found
+
+    @_database_errors
+    def delete_sync_records(self, record_ids: Iterable[str]) -> int:
+        """Delete sync records (damaged ones too) in one transaction; ids that are not
+        stored are skipped. Returns how many were deleted."""
+        self._require_schema_3()
+        with self._write() as (session, delta):
+            return self._delete_sync_records(session, delta, record_ids)
+
     # ----------------------------------------------------------------- imports
 
     @contextmanager
@@ -1557,6 +1759,8 @@ class SpaceFile:
             )
         if self._has_schema_2():
             self._verify_schema_2(problems)
+        if self._has_schema_3():
+            self._verify_schema_3(report)
         if len(identity_rows) != 1:
             problems.append(
                 Problem("identity", f"{len(identity_rows)} identity keys found, expected 1")
@@ -1596,6 +1800,17 @@ class SpaceFile:
         _, damaged = self.capture_records()
         for record_id in damaged:
             problems.append(Problem(f"capture record {record_id}", "damaged or tampered with"))
+
+    def _verify_schema_3(self, report: VerifyReport) -> None:
+        """Every sync record opens and is well formed."""
+        with self._read() as session:
+            rows = self._sync_record_rows(session)
+        for row_id, version, blob in rows:
+            report.sync_records += 1
+            try:
+                self._open_sync_record(row_id, version, blob)
+            except DamagedRecord:
+                report.problems.append(Problem(f"sync record {row_id}", "damaged or tampered with"))
 
 
 class ImportBatch:

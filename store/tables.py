@@ -12,6 +12,7 @@ from sqlmodel import Field, SQLModel
 # Tables whose rows the manifest covers (each row counts by its id and version).
 MANIFEST_TABLES = (
     "asset", "asset_version", "attachment", "identity", "attachment_thumbnail", "capture_record",
+    "sync_record",
 )  # fmt: skip
 
 
@@ -97,6 +98,21 @@ class CaptureRecordRow(SQLModel, table=True):
     from, its hash and what became of it, all sealed; see docs/capture.md."""
 
     __tablename__ = "capture_record"
+    id: str = Field(primary_key=True)
+    version: int
+    data: bytes
+
+
+class SyncRecordRow(SQLModel, table=True):
+    """One thing the sync client keeps (schema 3): a connected account, an outbox
+    entry, a receipt, a pulled event, an organisation resource...
+
+    Only the id and version are plaintext. The kind, the assets it concerns and
+    its contents are all sealed in `data`, so the file does not show what is
+    synced, with whom, or about which asset; see store.records.SyncRecord.
+    """
+
+    __tablename__ = "sync_record"
     id: str = Field(primary_key=True)
     version: int
     data: bytes
