@@ -25,6 +25,7 @@ from store.records import (
     AssetSummary,
     AttachmentInfo,
     SpaceHeader,
+    SyncRecord,
     VerifyReport,
     VersionInfo,
 )
@@ -475,6 +476,31 @@ class Space:
 
     def delete_attachment(self, attachment_id: str) -> None:
         self._store.delete_attachment(attachment_id)
+
+    # ------------------------------------------------------------ sync records
+
+    def put_sync_record(self, record: SyncRecord) -> SyncRecord:
+        """Insert or update what the sync client keeps; returns it as stored."""
+        return self._store.put_sync_record(record)
+
+    def put_sync_records(
+        self, records: Iterable[SyncRecord], *, delete: Iterable[str] = ()
+    ) -> list[SyncRecord]:
+        """Insert or update several records and delete others, all in one transaction."""
+        return self._store.put_sync_records(records, delete=delete)
+
+    def sync_record(self, record_id: str) -> SyncRecord | None:
+        return self._store.sync_record(record_id)
+
+    def sync_records(
+        self, kind: str | None = None, asset_id: str | None = None
+    ) -> list[SyncRecord]:
+        """Sync records of a kind and/or concerning an asset, oldest update first."""
+        return self._store.sync_records(kind, asset_id)
+
+    def delete_sync_records(self, record_ids: Iterable[str]) -> int:
+        """Delete sync records in one transaction; returns how many there were."""
+        return self._store.delete_sync_records(record_ids)
 
     # ------------------------------------------------------------------ search
 
