@@ -57,6 +57,10 @@ Sha256 = Annotated[
     str, Path(pattern=r"^[0-9a-f]{64}$", description="the attachment's SHA-256, lowercase hex")
 ]
 
+# Numbers the database columns can hold (larger ones are a 422, not a database error).
+INT_MAX = 2**31 - 1
+BIGINT_MAX = 2**63 - 1
+
 # Who may call what: /server, /enrol and /openapi.json are open to anyone; every other
 # route takes a device token (DeviceDep) and names the one scope it needs, first thing.
 
@@ -341,7 +345,9 @@ def pull(
     ctx: DeviceDep,
     session: SessionDep,
     settings: SettingsDep,
-    after: Annotated[int, Query(ge=0, description="the cursor of the last pull; 0 at first")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=BIGINT_MAX, description="the cursor of the last pull; 0 at first")
+    ] = 0,
     limit: Limit = 100,
 ) -> PullResponse:
     """What the server sent this member since ``after``, oldest first, each signed by the
@@ -371,7 +377,7 @@ def list_resources(ctx: DeviceDep, session: SessionDep) -> list[ResourceInfo]:
 )  # fmt: skip
 def download_resource(
     resource_id: Annotated[uuid.UUID, Path()],
-    version: Annotated[int, Path(ge=1)],
+    version: Annotated[int, Path(ge=1, le=INT_MAX)],
     ctx: DeviceDep,
     session: SessionDep,
     settings: SettingsDep,
@@ -379,6 +385,7 @@ def download_resource(
     """The file of one version of a template or document of this workspace."""
     ctx.require("pull")
     stored = resources.stored_file(session, settings, ctx.workspace.id, str(resource_id), version)
+    session.rollback()  # read only: no transaction stays open while the file is sent
     return FileResponse(
         stored.path,
         media_type=stored.media_type,
