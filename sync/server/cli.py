@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import mimetypes
 import os
 import sys
 import textwrap
@@ -23,11 +24,12 @@ from urllib.parse import urlsplit
 
 from sqlmodel import Session, col, func, select
 
+from sync.protocol import ResourceInfo
 from sync.server import directory, keys
 from sync.server.config import MiB, ServerSettings, default_data_dir
 from sync.server.db import DatabaseUnavailable, session_scope
-from sync.server.errors import ApiError, Conflict, NotFound, Unprocessable
-from sync.server.models import Membership, utc_now
+from sync.server.errors import ApiError, Conflict, NotFound, TooLarge, Unprocessable
+from sync.server.models import Membership, Resource, utc_now
 from sync.server.runner import CannotListen, describe_database, open_database, serve
 
 # The same numbers as the desktop command line's (app/cli.py) where the meaning is shared.
@@ -57,7 +59,8 @@ EXIT_CODES_HELP = (
     "exit codes:\n"
     "  0  success\n"
     "  1  other failure (the data folder cannot be written)\n"
-    "  2  usage error (bad arguments; an invalid email, name, role, mode or deadline)\n"
+    "  2  usage error (bad arguments; an invalid email, name, role, mode or deadline;\n"
+    "     a resource file that cannot be read, is too large or is not a template)\n"
     "  5  no such workspace or device\n" + _DATABASE_EXIT + "  9  conflicts with what is "
     "there: the server already has an admin, a name is\n"
     "     taken, or an id prefix matches several\n"
@@ -70,6 +73,10 @@ environment variable, which keeps the password out of the process list) the
 database is PostgreSQL instead, e.g. postgresql://cairn:PASSWORD@db.example.org/cairn,
 and DIR still holds the files. See docs/server.md.
 """
+
+
+class UsageError(Exception):
+    """Bad input from the admin, such as a file that cannot be read: exit code 2."""
 
 
 # ------------------------------------------------------------------ parser
@@ -299,6 +306,32 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("device", metavar="DEVICE", help="the device's id or a unique prefix")
 
     action(actions, "rotate-key", "replace the server's signing key (the old one endorses it)")
+
+    resource = actions.add_parser(
+        "resource",
+        help="publish templates, documents and links to a workspace's members",
+        description="Resources: templates, documents and links that members' apps receive. "
+        "Publishing under a name already used makes a new version.",
+    )
+    resource_actions = resource.add_subparsers(
+        dest="resource_action", metavar="ACTION", required=True
+    )
+    resource_add = action(resource_actions, "add", "publish a resource (or a new version)")
+    resource_add.add_argument(
+        "--workspace", required=True, metavar="W", help="the workspace's id, id prefix or name"
+    )
+    resource_add.add_argument("--name", required=True, metavar="NAME")
+    what = resource_add.add_mutually_exclusive_group(required=True)
+    what.add_argument("--template", type=Path, metavar="FILE", help="a form template (TOML)")
+    what.add_argument("--document", type=Path, metavar="FILE", help="any file")
+    what.add_argument("--link", metavar="URL", help="an http(s) address")
+    resource_add.add_argument(
+        "--media-type", metavar="TYPE", help="of a document (default: guessed from its name)"
+    )
+    resource_list = action(resource_actions, "list", "the latest version of each resource")
+    resource_list.add_argument(
+        "--workspace", required=True, metavar="W", help="the workspace's id, id prefix or name"
+    )
     return parser
 
 
@@ -614,6 +647,67 @@ def _rotate_key(args: argparse.Namespace, session: Session) -> None:
     )
 
 
+def _read_input(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {(exc.strerror or str(exc)).lower()}") from exc
+
+
+def _resource_add(args: argparse.Namespace, session: Session) -> None:
+    from sync.server import resources  # loads FastAPI (through blobs): only when needed
+
+    workspace = directory.find_workspace(session, args.workspace)
+    if args.link is not None:
+        kind, content, media_type = "link", None, None
+    else:
+        path = args.template or args.document
+        kind = "template" if args.template else "document"
+        content = _read_input(path)
+        media_type = args.media_type or mimetypes.guess_type(path.name)[0]
+    version = resources.publish(
+        session,
+        _settings(args),
+        workspace,
+        name=args.name,
+        kind=kind,
+        content=content,
+        url=args.link,
+        media_type=media_type,
+    )
+    resource = session.get(Resource, version.resource_id)
+    assert resource is not None
+    published = resources.info(resource, version)
+    session.commit()
+    if args.json:
+        _print_json(published.model_dump(mode="json"))
+        return
+    print(
+        f"Published {published.kind} {published.name!r}, version {published.version}, in "
+        f"{workspace.name!r}: members' apps receive it when they next sync."
+    )
+
+
+def _resource_list(args: argparse.Namespace, session: Session) -> None:
+    from sync.server import resources
+
+    workspace = directory.find_workspace(session, args.workspace)
+    published = resources.latest(session, workspace.id)
+    if args.json:
+        _print_json([r.model_dump(mode="json") for r in published])
+        return
+    if not published:
+        print(f"{workspace.name!r} has no resources yet: cairn server resource add")
+
+    def what(r: ResourceInfo) -> str:
+        return r.url or f"{r.size} bytes, {r.media_type}"
+
+    _print_table(
+        ("NAME", "KIND", "VERSION", "PUBLISHED", "WHAT"),
+        [(r.name, r.kind, str(r.version), _when(r.created_at), what(r)) for r in published],
+    )
+
+
 ADMIN_ACTIONS: dict[tuple[str, ...], Callable[[argparse.Namespace, Session], None]] = {
     ("init",): _init,
     ("workspace", "create"): _workspace_create,
@@ -625,6 +719,8 @@ ADMIN_ACTIONS: dict[tuple[str, ...], Callable[[argparse.Namespace, Session], Non
     ("devices",): _devices,
     ("revoke",): _revoke,
     ("rotate-key",): _rotate_key,
+    ("resource", "add"): _resource_add,
+    ("resource", "list"): _resource_list,
 }
 
 
@@ -635,6 +731,7 @@ def _admin(args: argparse.Namespace) -> int:
             args.action,
             getattr(args, "workspace_action", None),
             getattr(args, "point_action", None),
+            getattr(args, "resource_action", None),
         )
         if part
     )
@@ -656,7 +753,7 @@ def _exit_code_for(exc: ApiError) -> int:
         return EXIT_NOT_FOUND
     if isinstance(exc, Conflict):
         return EXIT_CONFLICT
-    if isinstance(exc, Unprocessable):
+    if isinstance(exc, Unprocessable | TooLarge):
         return EXIT_USAGE
     return EXIT_ERROR
 
@@ -678,6 +775,8 @@ def main(argv: Sequence[str]) -> int:
         return _fail(_exit_code_for(exc), exc.message)
     except DatabaseUnavailable as exc:
         return _fail(EXIT_DATABASE, str(exc))
+    except UsageError as exc:
+        return _fail(EXIT_USAGE, str(exc))
     except CannotListen as exc:
         return _fail(EXIT_ERROR, str(exc))
     except OSError as exc:

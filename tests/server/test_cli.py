@@ -131,10 +131,14 @@ def test_an_admin_sets_up_a_workspace_follows_a_submission_revokes_and_rotates(
     sent = member.submit(member.sign(member.payload(point["id"], assets)))
     assert sent.status_code == 201, sent.text
 
-    listing, devices = cairn_together(
+    template = site.data.parent / "onboarding.toml"
+    template.write_text('id = "onboarding"\nname = "Onboarding plan"\n')
+    listing, devices, published = cairn_together(
         ["server", "submissions", "--workspace", "Support team", *site.where],
         ["server", "devices", "--json", *site.where],
-    )
+        ["server", "resource", "add", "--workspace", "Support team", "--name", "Onboarding",
+         "--template", template, "--json", *site.where],
+    )  # fmt: skip
     assert "sam@example.org" in listing.stdout
     assert "Q3 evidence" in listing.stdout
     assert "SMART plan: calmer stand-ups; Reflection on Q3" in listing.stdout
@@ -144,6 +148,12 @@ def test_an_admin_sets_up_a_workspace_follows_a_submission_revokes_and_rotates(
         (member.device_id, "sam@example.org", "Support team", False)
     ]  # fmt: skip
     assert member.get("/me").status_code == 200
+    resource = json.loads(published.stdout)
+    assert [(r["id"], r["kind"], r["version"]) for r in member.get("/resources").json()] == [
+        (resource["id"], "template", 1)
+    ]
+    sent_down = member.get(f"/resources/{resource['id']}/versions/1")
+    assert sent_down.content == template.read_bytes()
 
     _, rotation = cairn_together(
         ["server", "revoke", member.device_id[:6], *site.where],
@@ -267,6 +277,17 @@ def test_admin_mistakes_are_named_with_their_exit_codes(
         2, "cairn: 'soon' is not a date (YYYY-MM-DD) or date-time\n"
     )  # fmt: skip
     assert run("revoke", "0000") == (5, "cairn: no device has the id '0000'\n")
+    not_toml = tmp_path / "plan.toml"
+    not_toml.write_text("this is not TOML")
+    assert run("resource", "add", "--workspace", "Night shift", "--name", "Plan", "--template",
+               str(not_toml))[0] == 2  # fmt: skip
+    assert run("resource", "add", "--workspace", "Night shift", "--name", "Plan", "--template",
+               str(tmp_path / "missing.toml"))[0] == 2  # fmt: skip
+    assert run("resource", "add", "--workspace", "Night shift", "--name", "Rota", "--link",
+               "https://intranet.example.org/rota", "--json") == (0, "")  # fmt: skip
+    assert json.loads(printed[-1])["version"] == 1
+    assert run("resource", "list", "--workspace", "Night shift", "--json") == (0, "")
+    assert [r["name"] for r in json.loads(printed[-1])] == ["Rota"]
     assert run("point", "list", "--workspace", "Night shift", "--json") == (0, "")
     assert json.loads(printed[-1]) == []
     assert run("workspace", "list", "--json") == (0, "")
