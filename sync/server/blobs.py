@@ -196,6 +196,10 @@ def receive_piece(
         raise Unprocessable("the offset cannot be negative", code="invalid_offset")
     upload = _upload_for(session, settings, ctx, sha256, size)
     _expect_offset(upload, offset)
+    if upload.received == upload.size:
+        # Complete already (a retry of the last piece that was answered, or an empty file).
+        session.commit()
+        return _status(upload)
     upload_id = upload.id
     # Let go of every lock before reading the body from the network.
     session.commit()

@@ -87,6 +87,8 @@ def test_an_attachment_uploads_in_pieces_resumes_after_an_interruption_and_is_st
         assert blob.size == 2500
     # Asking again later still says complete, and nothing more needs sending.
     assert _status(member, sha, len(data)).json()["complete"] is True
+    assert _put(member, sha, 2500, 2500, b"").json()["complete"] is True
+    assert _status(member, sha, len(data)).json()["received"] == 2500
 
 
 def test_a_piece_at_the_wrong_offset_says_where_to_resume(server: LiveServer) -> None:
