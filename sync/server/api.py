@@ -62,7 +62,10 @@ INT_MAX = 2**31 - 1
 BIGINT_MAX = 2**63 - 1
 
 # Who may call what: /server, /enrol and /openapi.json are open to anyone; every other
-# route takes a device token (DeviceDep) and names the one scope it needs, first thing.
+# route takes a device token (DeviceDep) and, first thing, names the scope it needs
+# (/me, which only describes the device, needs none). What a route then reaches is
+# always the caller's own: their membership's submissions, uploads, shares and events,
+# their workspace's resources, and submissions they were asked to review.
 
 
 def require_any(ctx: DeviceContext, *scopes: str) -> None:
@@ -135,6 +138,7 @@ def submit(
 ) -> SubmissionResponse:
     """Send a signed submission (attachments uploaded first). Sending the same submission
     again returns the same receipt."""
+    ctx.require("submit")
     result, new = submissions.receive(session, ctx, signed)
     if not new:
         response.status_code = 200
