@@ -78,6 +78,10 @@ IDENTITY_NAME = "identity/identity.json"
 CAPTURE_NAME = "capture/records.json"
 #: Folders later formats will fill (feedback, signed disclosures and their receipts).
 RESERVED_FOLDERS = ("feedback", "disclosures")
+#: Sync records that belong to this device, not to the person, and never go in an
+#: archive: connected accounts hold this device's token, the outbox what it has yet
+#: to send. An archive is detached from any employer (see docs/portable-format.md).
+DEVICE_SYNC_KINDS = frozenset({"account", "outbox"})
 COPY_CHUNK = 1024 * 1024
 TAR_BLOCK = 512
 TAR_RECORD = 20 * TAR_BLOCK
@@ -327,9 +331,25 @@ def _plan_export(space: Space, report: TransferReport, job: ExportJob) -> _Expor
     report.damaged += [f"capture record {item}: cannot be read" for item in damaged_records]
     plan.entries.append(_hashed(CAPTURE_NAME, lambda: _json_bytes(_capture_document(records))))
     counts["capture_records"] = len(records)
+    _warn_about_sync_records(space, report)
     plan.entries += asset_entries
     plan.contents = counts
     return plan
+
+
+def _warn_about_sync_records(space: Space, report: TransferReport) -> None:
+    """Format 1 has no place for receipts, feedback or organisation resources: say
+    that they stay behind rather than leave them out silently."""
+    try:
+        kept = [r for r in space.sync_records() if r.kind not in DEVICE_SYNC_KINDS]
+    except DamagedRecord as damage:
+        report.damaged.append(f"sync record {damage.row_id}: cannot be read")
+        return
+    if kept:
+        report.warnings.append(
+            f"{len(kept)} workspace record(s) (receipts, feedback, organisation resources) "
+            "are not in the archive: this version of the format cannot hold them yet"
+        )
 
 
 def _asset_bytes(

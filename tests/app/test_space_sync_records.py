@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from app.portable import export_portable
 from app.space import Space
+from app.transfer import ExportJob
 from store.errors import SpaceLocked
 from store.kdf import KdfPolicy
 from store.records import SyncRecord
@@ -54,3 +56,33 @@ def test_a_locked_space_refuses_sync_records(space: Space) -> None:
         space.sync_records()
     with pytest.raises(SpaceLocked):
         space.put_sync_record(SyncRecord("", "event", {}))
+
+
+def test_an_archive_says_which_workspace_records_it_leaves_behind(
+    space: Space, tmp_path: Path
+) -> None:
+    """Format 1 of the portable archive has no place for sync records: the person
+    is told, rather than finding later that receipts and feedback stayed behind.
+    This device's account and outbox are never exported, so they are not mentioned."""
+    plan = space.add_asset("plan", "Learn Rust", {})
+
+    def export(name: str) -> list[str]:
+        job = ExportJob(space, tmp_path / name, archive_passphrase="archive passphrase",
+                        archive_work_factor=10)  # fmt: skip
+        return export_portable(job).warnings
+
+    space.put_sync_records(
+        [
+            SyncRecord("", "account", {"server": "https://learning.example", "token": "t"}),
+            SyncRecord("", "outbox", {"state": "queued"}, [plan.id]),
+        ]
+    )
+    assert not [w for w in export("device-only.cairn-archive") if "workspace record" in w]
+    space.put_sync_records(
+        [
+            SyncRecord("", "receipt", {"document": "e30="}, [plan.id]),
+            SyncRecord("", "event", {"type": "feedback", "text": "Good"}, [plan.id]),
+        ]
+    )
+    [warning] = [w for w in export("with-receipts.cairn-archive") if "workspace record" in w]
+    assert warning.startswith("2 workspace record(s)")
