@@ -194,6 +194,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="largest request other than an attachment piece (default: %(default)s)",
     )
     serve.add_argument(
+        "--invite-days",
+        type=_positive,
+        metavar="DAYS",
+        default=ServerSettings.invite_days,
+        help="how long invites made on the web pages work (default: %(default)s)",
+    )
+    serve.add_argument(
         "--device-token-days",
         type=_positive,
         metavar="DAYS",
@@ -390,6 +397,7 @@ def _serve(args: argparse.Namespace) -> int:
         max_attachment_bytes=args.max_attachment_mb * MiB,
         max_body_bytes=args.max_body_mb * MiB,
         device_token_days=args.device_token_days,
+        invite_days=args.invite_days,
     )
     if settings.database_url is None:
         data = f"data in {settings.data_dir} (SQLite)"
@@ -532,10 +540,11 @@ def _invite(args: argparse.Namespace, session: Session) -> None:
         return
     print(f"Invite for {invite.email} ({invite.role} of {workspace.name!r}), shown only now:")
     print(f"  {code}")
-    print(
-        f"It works once, until {_when(invite.expires_at)}. They enter it in Cairn with "
-        "this server's address."
-    )
+    if invite.role == "member":
+        where = "in the Cairn app, with this server's address"
+    else:  # reviewers and admins work on the server's web pages
+        where = "on this server's /invite page, where they choose a password"
+    print(f"It works once, until {_when(invite.expires_at)}. They enter it {where}.")
 
 
 def _submissions(args: argparse.Namespace, session: Session) -> None:
