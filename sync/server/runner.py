@@ -54,6 +54,10 @@ def open_database(settings: ServerSettings) -> Engine:
     """
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     settings.files_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    # Pieces of uploads that were in flight when the server stopped: never resumed
+    # (the partial file they were appended to is, up to the last whole piece).
+    for leftover in (settings.files_dir / "partial").glob("*.piece"):
+        leftover.unlink(missing_ok=True)
     where = describe_database(settings)
     try:
         engine = make_engine(settings)

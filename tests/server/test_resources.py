@@ -167,3 +167,18 @@ def test_a_new_member_is_sent_the_latest_version_of_every_resource_once(
     second_device = enrol(server, make_invite(server, org, email=email))
     assert second_device.member_id == newcomer.member_id
     assert len(_resource_events(second_device)) == 2
+
+
+def test_someone_who_joined_on_the_web_gets_each_resource_once_on_their_first_device(
+    server: LiveServer,
+) -> None:
+    org = make_org(server)
+    email = "joined-on-the-web@example.org"
+    with server.session() as session:
+        user = directory.user_for_email(session, email)
+        directory.join(session, org.workspace_id, user, "reviewer")
+        session.commit()
+    _publish(server, org, name="Handbook", kind="link", url="https://example.org/handbook")
+
+    laptop = enrol(server, make_invite(server, org, email=email, role="reviewer"))
+    assert [e["name"] for e in _resource_events(laptop)] == ["Handbook"]
