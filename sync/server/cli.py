@@ -102,6 +102,13 @@ def _positive(text: str) -> int:
     return value
 
 
+def _server_name(text: str) -> str:
+    name = " ".join(text.split())
+    if not 1 <= len(name) <= 200 or not name.isprintable():
+        raise argparse.ArgumentTypeError("the name needs 1 to 200 printable characters")
+    return name
+
+
 def _public_url(text: str) -> str:
     parts = urlsplit(text.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
@@ -162,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--name",
+        type=_server_name,
         default=ServerSettings.name,
         help="the name apps show for this server (default: %(default)s)",
     )
@@ -392,7 +400,7 @@ def _database(args: argparse.Namespace) -> Iterator[Session]:
 def _serve(args: argparse.Namespace) -> int:
     settings = _settings(
         args,
-        name=args.name.strip() or ServerSettings.name,
+        name=args.name,
         public_url=args.public_url,
         max_attachment_bytes=args.max_attachment_mb * MiB,
         max_body_bytes=args.max_body_mb * MiB,
