@@ -281,9 +281,9 @@ class PullPage:
 
 
 class _SameHostSession(requests.Session):
-    """Follows redirects only for GET, on the same host, never from https to http: a
-    redirect elsewhere comes back as a 3xx and is refused, so a token or a body never
-    goes to another host."""
+    """Follows redirects only for GET, and only to the same scheme, host and port (or
+    from http to https on the same host): a redirect anywhere else comes back as a 3xx
+    and is refused, so a token or a body never goes to another server."""
 
     def get_redirect_target(self, resp: requests.Response) -> str | None:
         target = super().get_redirect_target(resp)
@@ -291,9 +291,11 @@ class _SameHostSession(requests.Session):
             return None
         before = urlsplit(resp.url)
         after = urlsplit(urljoin(resp.url, target))
-        if after.hostname != before.hostname or (
-            before.scheme == "https" and after.scheme != "https"
-        ):
+        same_origin = (before.scheme, before.hostname, before.port) == (
+            after.scheme, after.hostname, after.port
+        )  # fmt: skip
+        upgrade = (before.scheme, after.scheme) == ("http", "https")
+        if after.hostname != before.hostname or not (same_origin or upgrade):
             return None
         return target
 

@@ -37,18 +37,24 @@ from sync.errors import (
     ServerKeyChanged,
     ServerUnreachable,
     TokenRevoked,
+    TokenUnknown,
 )
 from sync.protocol import (
     FEEDBACK_FORMAT,
     KEY_ENDORSEMENT_FORMAT,
+    SHARE_FORMAT,
     AttachmentRef,
     FeedbackDocument,
     KeyEndorsement,
+    ResourceInfo,
+    SharePayload,
+    ShareRequest,
+    ShareUpdate,
     SubmissionPayload,
     parse_body,
     sign_document,
 )
-from sync.server import directory, events, keys, reviews
+from sync.server import directory, events, keys, resources, reviews, shares
 from sync.server.models import Membership, ServerKey, utc_now
 from tests.live_server import LiveServer
 from tests.server.client import make_invite, make_org, snapshot
@@ -93,6 +99,32 @@ def test_an_invite_code_enrols_once_and_pins_the_servers_key(server: LiveServer)
     assert not is_retryable(used.value)
     with pytest.raises(InviteInvalid):
         WorkspaceClient(server.url).enrol("abc", identity, "Laptop")  # refused before sending
+
+
+def test_a_redirect_is_followed_only_to_the_same_server(
+    server: LiveServer, proxy: FaultProxy
+) -> None:
+    device = enrol_device(server, proxy.url)
+
+    def redirect_to(location: str):  # type: ignore[no-untyped-def]
+        def change(block: bytes) -> bytes | None:
+            status = b"HTTP/1.1 200 OK\r\n"
+            if not block.startswith(status):
+                return None
+            return block.replace(status, f"HTTP/1.1 302 Found\r\nLocation: {location}\r\n".encode())
+
+        return change
+
+    proxy.rewrite_answer(redirect_to("/api/v1/me?again=1"))
+    assert device.client.me().workspace.id == device.enrolment.workspace.id
+
+    with FaultProxy(server.port) as elsewhere:
+        proxy.rewrite_answer(redirect_to(f"{elsewhere.url}/api/v1/me"))
+        with pytest.raises(Rejected) as refused:
+            device.client.me()
+        assert elsewhere.connections == 0  # the token never went there
+    assert refused.value.code == "redirected"
+    assert refused.value.status == 302
 
 
 def test_a_server_address_must_be_http_or_https() -> None:
@@ -240,6 +272,111 @@ def test_pull_verifies_feedback_and_reports_a_forged_one_by_its_number(
     assert not page.more
 
 
+def test_an_assigned_peer_reviews_from_the_device_and_the_submitter_pulls_it(
+    server: LiveServer,
+) -> None:
+    submitter = enrol_device(server)
+    peer = enrol_device(server, org=submitter.org)
+    answer, _ = submitter.client.submit(submitter.signed())
+    with server.session() as session:
+        submission = reviews.submission_or_404(session, str(answer.submission_id))
+        member = session.get(Membership, str(peer.enrolment.member_id))
+        assert member is not None
+        admin = directory.user_for_email(session, "admin@example.org")
+        reviews.assign_peer(session, submission, member, admin)
+        session.commit()
+
+    [request] = peer.client.pull().items
+    assert request.event.kind == "review_request"
+    assert request.event.data["submission_id"] == str(answer.submission_id)
+    review = peer.client.peer_review(answer.submission_id, "Clear and specific.", rating=4)
+    assert review == peer.client.peer_review(answer.submission_id, "Clear and specific.", 4)
+    assert review.kind == "peer_review"
+    assert review.rating == 4
+
+    [received] = submitter.client.pull().items
+    assert received.feedback == review
+    with pytest.raises(Rejected) as not_asked:
+        submitter.client.peer_review(answer.submission_id, "My own work is great.")
+    assert not_asked.value.code == "not_assigned"
+
+
+# ------------------------------------------------------------ shares, resources
+
+
+def test_a_share_is_published_once_changed_field_by_field_listed_and_revoked(
+    server: LiveServer,
+) -> None:
+    device = enrol_device(server)
+    share_id = uuid.uuid4()
+    payload = SharePayload(
+        share_id=share_id, identity_key=device.identity.public_key().public_bytes_raw().hex(),
+        title="My retrospective plan", created_at=datetime.now(UTC), assets=[snapshot()],
+    )  # fmt: skip
+    request = ShareRequest(
+        share_id=share_id, snapshot=sign_document(device.identity, SHARE_FORMAT, payload)
+    )
+
+    created = device.client.publish_share(request)
+    assert created.url is not None
+    with server.session() as session:
+        found = shares.find_by_token(session, created.url.rsplit("/s/", 1)[1])
+        assert found is not None
+        assert found.id == str(share_id)
+    assert device.client.publish_share(request).url is None  # a retry: no second address
+
+    expiry = datetime.now(UTC).replace(microsecond=0) + timedelta(days=7)
+    assert device.client.update_share(share_id, ShareUpdate(comments_enabled=True)).comments_enabled
+    changed = device.client.update_share(share_id, ShareUpdate(expires_at=expiry))
+    assert changed.comments_enabled  # untouched: only the fields set are sent
+    assert changed.expires_at == expiry
+    assert device.client.update_share(share_id, ShareUpdate(expires_at=None)).expires_at is None
+
+    [listed] = device.client.list_shares()
+    assert listed.share_id == share_id
+    assert listed.url is None
+    assert device.client.revoke_share(share_id).revoked
+    assert device.client.revoke_share(share_id).revoked  # again is fine
+
+
+def test_a_resource_heard_of_by_pull_downloads_whole_and_checked(
+    server: LiveServer, tmp_path: Path
+) -> None:
+    device = enrol_device(server)
+    content = b"%PDF-1.4 a guide to reflective writing" * 1000
+    with server.session() as session:
+        workspace = directory.find_workspace(session, device.org.workspace_id)
+        resources.publish(
+            session,
+            server.settings(),
+            workspace,
+            name="Writing guide",
+            kind="document",
+            content=content,
+            media_type="application/pdf",
+        )
+        session.commit()
+
+    folder = tmp_path / "downloads"
+    folder.mkdir()
+    [item] = device.client.pull().items
+    announced = ResourceInfo.model_validate(item.event.data)  # verified by pull
+    assert device.client.resources() == [announced]
+    saved = device.client.download_resource(
+        announced.id, announced.version, folder / "guide.pdf",
+        sha256=announced.sha256, size=announced.size,
+    )  # fmt: skip
+    assert saved.read_bytes() == content
+
+    with pytest.raises(BadServerSignature, match="not the one the server announced"):
+        device.client.download_resource(announced.id, announced.version, folder / "other.pdf",
+                                        sha256="0" * 64)  # fmt: skip
+    assert [p.name for p in folder.iterdir()] == ["guide.pdf"]  # nothing half-written
+    with pytest.raises(Rejected) as missing:
+        device.client.download_resource(announced.id, 9, folder / "nine.pdf")
+    assert missing.value.status == 404
+
+
 # ---------------------------------------------------------------- device revoked
 
 
@@ -258,6 +395,9 @@ def test_a_revoked_device_is_told_so_and_what_it_holds_is_kept(server: LiveServe
         device.client.submit(signed)
     assert submissions_with_id(server, device.payload().submission_id) == []
     assert signed.body_bytes()  # the signed document is still the caller's to keep
+
+    with pytest.raises(TokenUnknown):
+        WorkspaceClient(server.url, token="not-a-token", pinned_key=b"k" * 32).me()
 
 
 # ------------------------------------------------------------------ server keys
