@@ -54,10 +54,6 @@ def open_database(settings: ServerSettings) -> Engine:
     """
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     settings.files_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    # Pieces of uploads that were in flight when the server stopped: never resumed
-    # (the partial file they were appended to is, up to the last whole piece).
-    for leftover in (settings.files_dir / "partial").glob("*.piece"):
-        leftover.unlink(missing_ok=True)
     where = describe_database(settings)
     try:
         engine = make_engine(settings)
@@ -120,8 +116,15 @@ def _reason(exc: DBAPIError) -> str:
 
 
 def prepare(settings: ServerSettings) -> None:
-    """Migrate the database and make sure there is a signing key."""
+    """Before the server starts: migrate the database, make sure there is a signing key,
+    and sweep up after the last run."""
     open_database(settings).dispose()
+    # Pieces of uploads that were in flight when the server stopped: never resumed
+    # (the partial file they were appended to is, up to the last whole piece). Only
+    # here, never in open_database: admin commands run beside a live server, whose
+    # pieces in flight are still being written.
+    for leftover in (settings.files_dir / "partial").glob("*.piece"):
+        leftover.unlink(missing_ok=True)
 
 
 class CannotListen(Exception):
