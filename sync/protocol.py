@@ -99,6 +99,13 @@ class _Model(BaseModel):
         return value
 
 
+class _Answer(_Model):
+    """What the server answers (not signed): unknown fields are ignored, so a newer
+    server can add to an answer without breaking older apps."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
 def _refuse_nul(value: Any) -> None:
     if isinstance(value, str):
         if "\x00" in value:
@@ -214,13 +221,13 @@ def sha256_hex(data: bytes) -> str:
 # ------------------------------------------------------------------ errors
 
 
-class ErrorBody(_Model):
+class ErrorBody(_Answer):
     code: str = Field(description="machine-readable, e.g. 'invalid_signature'")
     message: str = Field(description="a sentence a person can read")
     details: list[dict[str, Any]] | None = None
 
 
-class ErrorResponse(_Model):
+class ErrorResponse(_Answer):
     """Every 4xx and 5xx answer of the API has this shape."""
 
     error: ErrorBody
@@ -239,7 +246,7 @@ class KeyEndorsement(_Model):
     created_at: datetime
 
 
-class ServerInfo(_Model):
+class ServerInfo(_Answer):
     """``GET /api/v1/server``: who this server is (no authentication needed)."""
 
     name: str
@@ -248,6 +255,9 @@ class ServerInfo(_Model):
     server_key_id: str
     #: Signed endorsements, oldest first, from each earlier key to the next one.
     endorsements: list[SignedDocument] = Field(default_factory=list)
+    #: Largest piece of an attachment one PUT may carry, and largest attachment.
+    max_piece_bytes: int | None = None
+    max_attachment_bytes: int | None = None
 
 
 class EnrolRequest(_Model):
@@ -258,13 +268,13 @@ class EnrolRequest(_Model):
     device_name: ShortText
 
 
-class WorkspaceInfo(_Model):
+class WorkspaceInfo(_Answer):
     id: UUID
     name: str
     role: Role
 
 
-class EnrolResponse(_Model):
+class EnrolResponse(_Answer):
     device_id: UUID
     device_token: str
     token_expires_at: datetime
@@ -275,7 +285,7 @@ class EnrolResponse(_Model):
     server_key_id: str
 
 
-class PointInfo(_Model):
+class PointInfo(_Answer):
     id: UUID
     name: str
     mode: PointMode
@@ -283,7 +293,7 @@ class PointInfo(_Model):
     accepting: bool = Field(description="whether new submissions are accepted now")
 
 
-class AccountInfo(_Model):
+class AccountInfo(_Answer):
     """``GET /api/v1/me``: what this device may do."""
 
     device_id: UUID
@@ -298,7 +308,7 @@ class AccountInfo(_Model):
 # ------------------------------------------------------------------ attachments
 
 
-class UploadStatus(_Model):
+class UploadStatus(_Answer):
     """``GET|PUT /api/v1/blobs/{sha256}``: how much of an attachment has arrived."""
 
     sha256: Sha256Hex
@@ -370,7 +380,7 @@ class ReceiptBody(_Model):
     received_at: datetime
 
 
-class SubmissionResponse(_Model):
+class SubmissionResponse(_Answer):
     """``POST /api/v1/submissions`` (and ``GET /api/v1/submissions/{id}``)."""
 
     submission_id: UUID
@@ -378,7 +388,7 @@ class SubmissionResponse(_Model):
     receipt: SignedDocument
 
 
-class SubmissionSummary(_Model):
+class SubmissionSummary(_Answer):
     submission_id: UUID
     point_id: UUID
     status: Literal["received", "withdrawn"]
@@ -430,13 +440,13 @@ class EventDocument(_Model):
     data: dict[str, Any]
 
 
-class PullItem(_Model):
+class PullItem(_Answer):
     seq: int = Field(ge=1)
     kind: EventKind
     event: SignedDocument
 
 
-class PullResponse(_Model):
+class PullResponse(_Answer):
     """``GET /api/v1/pull?after=N&limit=M``: events with seq > N, oldest first."""
 
     items: list[PullItem]
@@ -447,7 +457,7 @@ class PullResponse(_Model):
 # ------------------------------------------------------------------ resources
 
 
-class ResourceInfo(_Model):
+class ResourceInfo(_Answer):
     id: UUID
     workspace_id: UUID
     name: str
@@ -483,7 +493,7 @@ class ShareRequest(_Model):
     expires_at: datetime | None = None
 
 
-class ShareResponse(_Model):
+class ShareResponse(_Answer):
     """A share as the server holds it. The page's address is a secret the server keeps
     only as a hash, so ``url`` is given once, in the answer that creates the share (201);
     a retry of the same request (200), a listing or a change has ``url: null``. A client

@@ -88,6 +88,8 @@ def server_info(session: SessionDep, settings: SettingsDep) -> ServerInfo:
         server_key=key.public_key,
         server_key_id=key.id,
         endorsements=keys.endorsements(session),
+        max_piece_bytes=settings.max_chunk_bytes,
+        max_attachment_bytes=settings.max_attachment_bytes,
     )
 
 
