@@ -515,17 +515,21 @@ class PersonView:
     membership_id: str
     name: str
     email: str
-    role: str
+    #: Whether they have connected the desktop app, where peer reviews are written.
+    has_app: bool
 
 
 def _people(session: Session, workspace_id: str) -> list[PersonView]:
     found = session.exec(
-        select(Membership.id, Membership.role, User.display_name, User.email)
+        select(Membership.id, Membership.identity_key, User.display_name, User.email)
         .join(User, col(User.id) == col(Membership.user_id))
         .where(col(Membership.workspace_id) == workspace_id)
         .order_by(col(User.email))
     ).all()
-    return [PersonView(mid, name or email, email, role) for mid, role, name, email in found]
+    return [
+        PersonView(mid, name or email, email, has_app=key is not None)
+        for mid, key, name, email in found
+    ]
 
 
 def _review_page(
@@ -570,7 +574,7 @@ def _review_page(
         decision=reviews.latest_decision(session, submission.id),
         decisions=reviews.DECISION_LABELS,
         assigned=[p for p in people if p.membership_id in assigned_ids],
-        candidates=[p for p in people if p.membership_id not in assigned_ids
+        candidates=[p for p in people if p.has_app and p.membership_id not in assigned_ids
                     and p.membership_id != submission.membership_id],
         error=error, notice=notice, draft=draft or {},
     )  # fmt: skip

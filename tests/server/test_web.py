@@ -349,6 +349,10 @@ def test_a_reviewer_sees_a_submission_in_the_queue_comments_and_validates_it(
     assert "<strong>Friday</strong>" in review.text  # Markdown rendered
     assert "<li>five people came</li>" in review.text
     assert ">Specific<" in review.text  # the field's label
+    offered = [a.get("value") for t, a in parse(review.text).tags if t == "option"]
+    assert peer.member_id in offered
+    assert member.member_id not in offered  # not their own
+    assert reviewer.membership_id not in offered  # peer reviews are written in the app
 
     answer = browser.submit(page, f"{page}/comments", text="Lovely: say what changed next.")
     assert answer.status_code == 303
