@@ -404,6 +404,7 @@ def test_a_reviewer_sees_a_submission_in_the_queue_comments_and_validates_it(
 def test_refused_feedback_shows_the_page_again_and_stores_nothing(server: LiveServer) -> None:
     org = make_org(server)
     member = join(server, org)
+    join(server, org)  # someone who could be asked for a peer review
     submission_id = _submit(member, org.point_id)
     browser = signed_in(server, make_staff(server, org, "reviewer"))
     page = f"/w/{org.workspace_id}/submissions/{submission_id}"
