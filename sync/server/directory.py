@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from sync.protocol import PointInfo
@@ -158,18 +159,30 @@ def create_invite(
 
 def take_invite(session: Session, code: str) -> Invite:
     """The invite for ``code`` if it can still be redeemed, marked redeemed (the caller sets
-    ``redeemed_by`` and commits). NotFound, or Gone if used or expired."""
-    invite = session.exec(
-        select(Invite).where(col(Invite.code_hash) == hash_token(normalise_invite_code(code)))
+    ``redeemed_by`` and commits). NotFound, or Gone if used or expired.
+
+    The mark is one conditional UPDATE, so of two redemptions racing with the same code
+    exactly one wins (the other waits for the row lock, then finds it used)."""
+    code_hash = hash_token(normalise_invite_code(code))
+    now = utc_now()
+    taken = session.execute(
+        update(Invite)
+        .where(
+            col(Invite.code_hash) == code_hash,
+            col(Invite.redeemed_at).is_(None),
+            col(Invite.expires_at) > now,
+        )
+        .values(redeemed_at=now)
+        .returning(col(Invite.id))
     ).first()
+    invite = session.exec(select(Invite).where(col(Invite.code_hash) == code_hash)).first()
     if invite is None:
         raise NotFound("this invite code is not known", code="invite_unknown")
-    if invite.redeemed_at is not None:
-        raise Gone("this invite code has already been used", code="invite_used")
-    if invite.expires_at <= utc_now():
+    session.refresh(invite)
+    if taken is None:
+        if invite.redeemed_at is not None:
+            raise Gone("this invite code has already been used", code="invite_used")
         raise Gone("this invite code has expired; ask for a new one", code="invite_expired")
-    invite.redeemed_at = utc_now()
-    session.add(invite)
     return invite
 
 

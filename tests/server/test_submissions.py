@@ -236,3 +236,36 @@ def test_withdrawing_is_refused_at_a_locked_point_and_after_the_deadline(
     assert late.json()["error"]["code"] == "withdraw_not_allowed"
     assert member.get(f"/submissions/{payload.submission_id}").json()["status"] == "received"
     assert _events(member, "withdrawn") == []
+
+
+def test_one_invite_code_redeemed_twice_at_once_enrols_exactly_one_device(
+    server: LiveServer,
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    org = make_org(server)
+    code = make_invite(server, org)
+
+    def redeem(_: int) -> int:
+        key = Ed25519PrivateKey.generate().public_key().public_bytes_raw().hex()
+        answer = requests.post(server.api("/enrol"), json={
+            "invite_code": code, "identity_key": key, "device_name": "Racing laptop",
+        }, timeout=30)  # fmt: skip
+        return answer.status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = sorted(pool.map(redeem, range(8)))
+    assert statuses == [201] + [410] * 7
+    with server.session() as session:
+        from sync.server.models import Device, Membership
+
+        devices = session.exec(
+            select(func.count())
+            .select_from(Device)
+            .join(Membership, col(Membership.id) == col(Device.membership_id))
+            .where(col(Membership.workspace_id) == org.workspace_id)
+        ).one()
+    assert devices == 1
