@@ -269,3 +269,28 @@ def test_one_invite_code_redeemed_twice_at_once_enrols_exactly_one_device(
             .where(col(Membership.workspace_id) == org.workspace_id)
         ).one()
     assert devices == 1
+
+
+def test_guessing_invite_codes_is_rate_limited_but_honest_enrolments_are_not(
+    server: LiveServer,
+) -> None:
+    import requests
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    org = make_org(server)
+    # Each address has its own window; uvicorn takes the address from 127.0.0.1's proxy.
+    address = {"X-Forwarded-For": f"10.9.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}"}
+
+    def redeem(code: str) -> requests.Response:
+        key = Ed25519PrivateKey.generate().public_key().public_bytes_raw().hex()
+        return requests.post(server.api("/enrol"), headers=address, timeout=30, json={
+            "invite_code": code, "identity_key": key, "device_name": "Laptop"})  # fmt: skip
+
+    for _ in range(12):  # more honest enrolments than the limit allows guesses
+        assert redeem(make_invite(server, org)).status_code == 201
+    for _ in range(10):
+        assert redeem("AAAA-BBBB-CCCC-DDDD").status_code == 404
+    refused = redeem(make_invite(server, org))
+    assert refused.status_code == 429
+    assert refused.json()["error"]["code"] == "rate_limited"
+    assert int(refused.headers["Retry-After"]) > 0
