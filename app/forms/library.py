@@ -30,6 +30,20 @@ def user_template_folder() -> Path:
     return Path(platformdirs.user_config_dir("cairn", appauthor=False)) / "templates"
 
 
+def organisation_template_root() -> Path:
+    """Templates that organisations publish to the person, one folder per organisation:
+    <config folder>/organisations/<name>/ (written by app.syncing when it pulls them)."""
+    return Path(platformdirs.user_config_dir("cairn", appauthor=False)) / "organisations"
+
+
+def organisation_template_folders() -> dict[str, Path]:
+    """Each organisation's template folder by its name (the ``<name>`` of ``org/<name>/id``)."""
+    root = organisation_template_root()
+    if not root.is_dir():
+        return {}
+    return {folder.name: folder for folder in sorted(root.iterdir()) if folder.is_dir()}
+
+
 def builtin_templates() -> list[Template]:
     """The templates shipped in the `templates` package (data read with importlib)."""
     found: list[Template] = []
@@ -56,7 +70,9 @@ class TemplateLibrary:
             library.add(template)
         folder = user_template_folder() if user_folder is None else user_folder
         library._load_folder(folder, USER)
-        for name, org_folder in sorted((org_folders or {}).items()):
+        if org_folders is None:
+            org_folders = organisation_template_folders()
+        for name, org_folder in sorted(org_folders.items()):
             library._load_folder(org_folder, f"org/{name}")
         return library
 

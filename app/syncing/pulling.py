@@ -1,0 +1,323 @@
+"""Bringing things home: feedback, decisions, peer-review requests, comments on shares,
+withdrawals and the organisation's resources, by incremental pull.
+
+Each page of events is verified by the client (the server's signature on each event,
+and on each feedback document inside one) and stored with the new cursor in one
+transaction, beside the assets it concerns. Record ids follow from the event's own id,
+so a page stored twice (a crash after the commit, before the cursor moved in memory)
+changes nothing.
+
+An event that does not verify stops the pull: the events before it are kept, the
+cursor stays just before it, and the report (and the account's ``problem``) says
+which one it was; nothing after a forged item is trusted blindly.
+
+Templates the organisation publishes are installed in its folder of
+``TemplateLibrary``'s organisation templates (``org/<name>/<id>``, where ``<name>``
+comes from the workspace's name), so they appear in the template picker under it.
+Their text is also kept in the space, so ``install_organisation_templates`` can put
+them back on another computer.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from app.files import atomic_writer
+from app.forms.library import organisation_template_root
+from app.forms.loader import TemplateError, parse_template
+from app.space import Space
+from app.syncing import kinds
+from app.syncing.accounts import Account, account_problem, client_for, refresh, save_account
+from store.records import SyncRecord
+from sync.client import PulledEvent, WorkspaceClient
+from sync.errors import (
+    BadServerSignature,
+    CertificateRejected,
+    NotAuthorised,
+    ServerKeyChanged,
+    SyncError,
+)
+from sync.protocol import MAX_PULL_LIMIT, ResourceInfo
+
+#: The file in an organisation's template folder that says whose it is.
+_OWNER_FILE = ".organisation.json"
+
+
+@dataclass
+class PullReport:
+    account_id: str
+    #: How many records of each kind were stored (or updated).
+    stored: Counter[str] = field(default_factory=Counter)
+    cursor: int = 0
+    #: Templates installed, by qualified id (``org/<name>/<id>``).
+    templates: list[str] = field(default_factory=list)
+    #: Resources that arrived but could not be used (a template with problems...).
+    warnings: list[str] = field(default_factory=list)
+    #: The event that did not verify (its number), if one did not.
+    bad_event: int | None = None
+    #: Why the pull stopped early, if it did (a sentence for the person).
+    stopped: str | None = None
+    stopped_code: str | None = None
+    unreachable: bool = False
+
+
+def pull(
+    space: Space,
+    account: Account,
+    *,
+    client: WorkspaceClient | None = None,
+    page_size: int = MAX_PULL_LIMIT,
+    template_root: Path | None = None,
+    refresh_account: bool = True,
+) -> PullReport:
+    """Fetch and store everything after the account's cursor, page by page.
+
+    Nothing is raised for what the server or the network does: a connection that drops
+    leaves the pages stored so far (``unreachable``), a forged event stops the pull
+    before it (``bad_event``), a revoked device or a changed server key stops the
+    account (``stopped``, also kept in ``account.problem``). ``refresh_account`` first
+    asks the server for the account's points, names and role.
+    """
+    report = PullReport(account.id, cursor=account.cursor)
+    own_client = client is None
+    active = client or client_for(space, account)
+    root = template_root or organisation_template_root()
+    try:
+        if refresh_account:
+            refresh(account, active.me())
+        while True:
+            try:
+                page = active.pull(after=account.cursor, limit=page_size)
+            except BadServerSignature as bad:
+                verified: list[PulledEvent] = list(bad.verified or [])
+                cursor = verified[-1].seq if verified else account.cursor
+                _store_page(space, account, active, verified, cursor, root, report)
+                report.bad_event = bad.seq
+                report.stopped = (f"the server sent something that does not carry its valid "
+                                  f"signature, so it was rejected ({bad})")  # fmt: skip
+                report.stopped_code = "bad_signature"
+                account.problem = {"code": "bad_signature", "message": report.stopped,
+                                   "seq": bad.seq, "at": kinds.iso(kinds.utc_now())}  # fmt: skip
+                save_account(space, account)
+                return report
+            _store_page(space, account, active, page.items, page.cursor, root, report)
+            if not page.more:
+                break
+    except (NotAuthorised, ServerKeyChanged, CertificateRejected) as exc:
+        report.stopped, report.stopped_code = account_problem(exc)
+        account.problem = {"code": report.stopped_code, "message": report.stopped,
+                           "at": kinds.iso(kinds.utc_now())}  # fmt: skip
+        save_account(space, account)
+        return report
+    except SyncError as exc:
+        report.unreachable = True
+        report.stopped, report.stopped_code = str(exc), "unreachable"
+        return report
+    finally:
+        if own_client:
+            active.close()
+    account.last_sync = kinds.iso(kinds.utc_now())
+    if account.problem:
+        account.problem = None
+    save_account(space, account)
+    return report
+
+
+def _store_page(
+    space: Space, account: Account, client: WorkspaceClient, items: list[PulledEvent],
+    cursor: int, root: Path, report: PullReport,
+) -> None:  # fmt: skip
+    """The records for one page of events, and the account with its new cursor, in one
+    transaction. Templates are fetched before it, so a download that fails leaves the
+    cursor where it was and the next pull tries again."""
+    pending: dict[str, SyncRecord] = {}
+
+    def current(record_id: str) -> SyncRecord | None:
+        return pending.get(record_id) or space.sync_record(record_id)
+
+    for item in items:
+        record = _record_for(space, account, client, item, current, root, report)
+        if record is not None:
+            pending[record.id] = record
+            report.stored[record.kind] += 1
+    account.cursor = cursor
+    report.cursor = cursor
+    space.put_sync_records([*pending.values(), account.to_record()])
+
+
+def _record_for(
+    space: Space, account: Account, client: WorkspaceClient, item: PulledEvent,
+    current: Any, root: Path, report: PullReport,
+) -> SyncRecord | None:  # fmt: skip
+    event = item.event
+    base = {"account_id": account.id, "workspace_id": account.workspace_id,
+            "workspace_name": account.workspace_name, "seq": item.seq,
+            "event_id": str(event.event_id), "received": kinds.iso(event.created_at),
+            "event": item.signed.model_dump()}  # fmt: skip
+    if event.kind == "feedback" and item.feedback is not None:
+        feedback = item.feedback
+        asset_ids = list(feedback.asset_ids)
+        if not asset_ids:  # fall back on what we sent in that submission
+            receipt = current(kinds.derived_id(kinds.RECEIPT, str(feedback.submission_id)))
+            asset_ids = list(receipt.asset_ids) if receipt else []
+        data = {**base, "submission_id": str(feedback.submission_id),
+                "feedback_id": str(feedback.feedback_id), "kind": feedback.kind,
+                "author": feedback.author, "author_role": feedback.author_role,
+                "text": feedback.text, "decision": feedback.decision, "rating": feedback.rating,
+                "rubric": feedback.rubric, "created_at": kinds.iso(feedback.created_at),
+                "feedback": (item.feedback_signed.model_dump()
+                             if item.feedback_signed else None)}  # fmt: skip
+        return SyncRecord(kinds.derived_id(kinds.FEEDBACK, str(feedback.feedback_id)),
+                          kinds.FEEDBACK, data, asset_ids)  # fmt: skip
+    if event.kind == "review_request":
+        data = {**base, "submission_id": str(event.data.get("submission_id", "")),
+                "assignment_id": str(event.data.get("assignment_id", "")),
+                "assets": event.data.get("assets", [])}  # fmt: skip
+        key = str(data["assignment_id"] or data["event_id"])
+        return SyncRecord(kinds.derived_id(kinds.REVIEW_REQUEST, key), kinds.REVIEW_REQUEST, data)
+    if event.kind == "share_comment":
+        share_id = str(event.data.get("share_id", ""))
+        share = current(kinds.derived_id(kinds.SHARE, share_id))
+        data = {**base, "share_id": share_id,
+                "comment_id": str(event.data.get("comment_id", "")),
+                "title": event.data.get("title"), "author_name": event.data.get("author_name"),
+                "text": event.data.get("text", ""),
+                "created_at": event.data.get("created_at")}  # fmt: skip
+        key = str(data["comment_id"] or data["event_id"])
+        return SyncRecord(kinds.derived_id(kinds.SHARE_COMMENT, key), kinds.SHARE_COMMENT, data,
+                          list(share.asset_ids) if share else [])  # fmt: skip
+    if event.kind == "withdrawn":
+        receipt = current(kinds.derived_id(kinds.RECEIPT, str(event.data.get("submission_id"))))
+        if receipt is None:  # withdrawn from another device, sent from it too
+            return None
+        data = {**receipt.data, "status": "withdrawn",
+                "withdrawn_at": event.data.get("withdrawn_at")}  # fmt: skip
+        return SyncRecord(receipt.id, receipt.kind, data, receipt.asset_ids)
+    if event.kind == "resource":
+        return _resource_record(space, account, client, item, base, root, report)
+    return None
+
+
+def _resource_record(
+    space: Space, account: Account, client: WorkspaceClient, item: PulledEvent,
+    base: dict[str, Any], root: Path, report: PullReport,
+) -> SyncRecord:  # fmt: skip
+    info = ResourceInfo.model_validate(item.event.data)
+    data: dict[str, Any] = {**base, **info.model_dump(mode="json")}
+    data["resource_id"] = str(info.id)
+    if info.kind == "template":
+        text = _download_template(client, info)
+        data["template_text"] = text
+        installed = _install_template(account.workspace_id, account.workspace_name, text, root)
+        if isinstance(installed, str):
+            data["installed_as"] = installed
+            report.templates.append(installed)
+        else:
+            data["problem"] = installed.message
+            report.warnings.append(f"the template {info.name!r} from {account.workspace_name} "
+                                   f"was not installed: {installed.message}")  # fmt: skip
+    # The latest version of a resource replaces the record of the one before.
+    return SyncRecord(kinds.derived_id(kinds.RESOURCE, account.id, str(info.id)),
+                      kinds.RESOURCE, data)  # fmt: skip
+
+
+def _download_template(client: WorkspaceClient, info: ResourceInfo) -> str:
+    with tempfile.TemporaryDirectory(prefix="cairn-template-") as folder:
+        path = client.download_resource(
+            info.id, info.version, Path(folder) / "template.toml", sha256=info.sha256,
+            size=info.size,
+        )  # fmt: skip
+        return path.read_bytes().decode("utf-8", "replace")
+
+
+@dataclass(frozen=True)
+class _Problem:
+    message: str
+
+
+def _install_template(
+    workspace_id: str, workspace_name: str, text: str, root: Path
+) -> str | _Problem:
+    """Write a template into the organisation's folder; its qualified id, or the problem."""
+    folder = organisation_folder(workspace_id, workspace_name, root)
+    source = f"org/{folder.name}"
+    try:
+        template = parse_template(text, f"{source}/template.toml", source=source)
+    except TemplateError as error:
+        return _Problem("; ".join(str(p.message) for p in error.problems[:3]))
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with atomic_writer(folder / f"{template.id}.toml", mode=0o644) as handle:
+            handle.write(text.encode("utf-8"))
+    except OSError as error:
+        return _Problem(f"it could not be written in {folder}: {error.strerror or error}")
+    return template.qualified_id
+
+
+def organisation_folder(workspace_id: str, workspace_name: str, root: Path | None = None) -> Path:
+    """The workspace's template folder: named after it (``support-team``), with a number
+    added if another workspace of the same name has that folder already."""
+    root = root or organisation_template_root()
+    slug = _slug(workspace_name) or "organisation"
+    for number in range(1, 1000):
+        folder = root / (slug if number == 1 else f"{slug}-{number}")
+        owner = _owner(folder)
+        if owner is None and not (folder.exists() and any(folder.iterdir())):
+            root.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(exist_ok=True)
+            (folder / _OWNER_FILE).write_text(
+                json.dumps({"workspace_id": workspace_id, "name": workspace_name}), "utf-8"
+            )
+            return folder
+        if owner is not None and owner.get("workspace_id") == workspace_id:
+            return folder
+    raise OSError(f"too many organisations named {workspace_name!r}")
+
+
+def _owner(folder: Path) -> dict[str, Any] | None:
+    try:
+        owner = json.loads((folder / _OWNER_FILE).read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return owner if isinstance(owner, dict) else None
+
+
+def organisation_names(root: Path | None = None) -> dict[str, str]:
+    """The organisation's name for each ``<name>`` of ``org/<name>/...`` templates, for
+    the template picker's headings."""
+    root = root or organisation_template_root()
+    if not root.is_dir():
+        return {}
+    names = {}
+    for folder in sorted(root.iterdir()):
+        owner = _owner(folder)
+        if owner is not None and isinstance(owner.get("name"), str):
+            names[folder.name] = owner["name"]
+    return names
+
+
+def _slug(name: str) -> str:
+    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+    return re.sub(r"[^a-z0-9]+", "-", text).strip("-")[:60]
+
+
+def install_organisation_templates(space: Space, root: Path | None = None) -> list[str]:
+    """Install every organisation template the space holds (on a new computer, after a
+    restore); returns their qualified ids."""
+    installed = []
+    for record in space.sync_records(kinds.RESOURCE):
+        text = record.data.get("template_text")
+        if record.data.get("kind") == "template" and isinstance(text, str):
+            result = _install_template(str(record.data.get("workspace_id")),
+                                       str(record.data.get("workspace_name")), text,
+                                       root or organisation_template_root())  # fmt: skip
+            if isinstance(result, str):
+                installed.append(result)
+    return installed
