@@ -35,6 +35,7 @@ from app.forms.model import FieldSpec, Template
 from app.forms.render import to_html, to_markdown
 from app.passphrase import PassphraseUnavailable, get_passphrase, read_secret_file
 from app.space import AmbiguousId, Space
+from app.syncing.errors import DisclosureError, SyncSetupError
 from app.transfer import (
     EXPORT_FORMATS,
     IMPORT_FORMATS,
@@ -68,9 +69,21 @@ from store.errors import (
 from store.kdf import PRODUCTION_POLICY, KdfPolicy
 from store.records import AssetRecord
 from store.search import HIGHLIGHT_END, HIGHLIGHT_START
+from sync.errors import (
+    BadServerSignature,
+    CertificateRejected,
+    InvalidServerAddress,
+    NotAuthorised,
+    Rejected,
+    ServerKeyChanged,
+    SyncError,
+)
 
 if TYPE_CHECKING:
     from app.capture import CaptureEvent, CaptureService, CaptureSummary
+    from app.syncing.accounts import Account
+    from app.syncing.disclosure import Preview
+    from app.syncing.worker import SyncReport
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -80,6 +93,10 @@ EXIT_DAMAGED = 4
 EXIT_NOT_FOUND = 5
 EXIT_NOT_A_SPACE = 6
 EXIT_NOT_ALL_CAPTURED = 7
+# 8 and 9 are the workspace server's commands' (sync/server/cli.py).
+EXIT_OFFLINE = 10
+EXIT_REFUSED = 11
+EXIT_UNTRUSTED = 12
 
 #: The portable archive's passphrase, if no --archive-passphrase-file is given.
 ARCHIVE_PASSPHRASE_VARIABLE = "CAIRN_ARCHIVE_PASSPHRASE"
@@ -93,10 +110,18 @@ exit codes:
   2  usage error (bad arguments, no passphrase available, unreadable input file)
   3  wrong passphrase or recovery key
   4  the space is damaged or has been tampered with (see `cairn verify`)
-  5  no such asset, version or attachment
+  5  no such asset, version or attachment (or connected workspace, submission
+     point, outbox entry or share)
   6  the space file does not exist or is not a Cairn space, or an archive is
      in a format this Cairn is too old to read
   7  capture --once: some files could not be imported (each is named on stderr)
+ 10  sync: the workspace server could not be reached or is busy; queued
+     submissions stay in the outbox for the next `cairn sync`
+ 11  sync: the workspace server refused: an invite that is unknown, used or
+     expired, a device that was disconnected, or a submission it would not take
+ 12  sync: the workspace server could not be trusted (its key changed
+     unexpectedly, its certificate, or a signature that does not verify);
+     nothing was sent or accepted
 
 The passphrase comes from --passphrase-file FILE, else the CAIRN_PASSPHRASE
 environment variable, else a prompt. Ids may be shortened to a unique prefix
@@ -255,6 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("new-recovery-key", "issue a new recovery key (shown once); the old one stops working")
     command("verify", "check every record, attachment chunk and the manifest")
+    _sync_commands(command)
 
     templates = commands.add_parser(
         "templates",
@@ -284,6 +310,63 @@ def build_parser() -> argparse.ArgumentParser:
     for name, help_ in SERVER_COMMANDS.items():
         commands.add_parser(name, help=help_, add_help=False)
     return parser
+
+
+def _sync_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
+    """Workspace sync (see docs/sync.md)."""
+    connect = command("connect", "connect the space to an organisation's workspace with an "
+                      "invite code (see docs/sync.md)")  # fmt: skip
+    connect.add_argument("url", metavar="URL", help="the workspace server's address")
+    connect.add_argument("--invite", required=True, metavar="CODE", help="the invite code")
+    connect.add_argument("--device-name", metavar="N",
+                         help="how this computer is named to the organisation")  # fmt: skip
+    connect.add_argument("--ca-bundle", type=Path, metavar="FILE",
+                         help="trust the server's certificate from this CA bundle")  # fmt: skip
+
+    command("accounts", "list the workspaces this space is connected to")
+    disconnect = command("disconnect", "forget a connected workspace and its device token "
+                         "(receipts and feedback stay)")  # fmt: skip
+    disconnect.add_argument("account", metavar="WORKSPACE", help="its name, NAME@HOST or id")
+
+    submit = command("submit", "show exactly what would be sent, then sign the chosen assets "
+                     "and queue them for a submission point")  # fmt: skip
+    submit.add_argument("ids", nargs="+", metavar="ID", help="the assets to send")
+    _destination(submit)
+    submit.add_argument("--point", required=True, metavar="P",
+                        help="the submission point's name or id")  # fmt: skip
+
+    sync = command("sync", "send what waits in the outbox, then fetch feedback and resources")
+    sync.add_argument("--workspace", metavar="W", help="only this workspace")
+
+    outbox = command("outbox", "list queued, delivered and failed submissions")
+    change = outbox.add_mutually_exclusive_group()
+    change.add_argument("--retry", metavar="ENTRY",
+                        help="put a failed submission back in the queue")  # fmt: skip
+    change.add_argument("--discard", metavar="ENTRY",
+                        help="take a submission that was not sent out of the outbox")  # fmt: skip
+
+    feedback = command("feedback", "an asset's submissions, feedback, decision and shares")
+    feedback.add_argument("id", metavar="ID")
+
+    share = command("share", "publish assets as a public web page (or --revoke one)")
+    share.add_argument("ids", nargs="*", metavar="ID", help="the assets to show on the page")
+    _destination(share)
+    share.add_argument("--title", metavar="T", help="the page's heading")
+    share.add_argument("--comments", action="store_true", help="let readers leave comments")
+    share.add_argument("--expires", metavar="DATE", help="take the page down after DATE")
+    share.add_argument("--revoke", metavar="SHARE", help="take a published page down")
+
+    withdraw = command("withdraw", "withdraw a delivered submission, where its point allows")
+    withdraw.add_argument("submission", metavar="SUBMISSION")
+
+
+def _destination(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--workspace", metavar="W",
+                     help="the workspace (name, NAME@HOST or id) if there are several")  # fmt: skip
+    sub.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    sub.add_argument("--preview", action="store_true",
+                     help="only show what would be sent; send nothing")  # fmt: skip
+    sub.add_argument("--include-tags", action="store_true", help="send the assets' tags too")
 
 
 def _content_options(sub: argparse.ArgumentParser) -> None:
@@ -1057,6 +1140,324 @@ class Runner:
         if not report.ok:
             self.exit_code = EXIT_DAMAGED
 
+    # ------------------------------------------------------------------- sync
+
+    def cmd_connect(self) -> None:
+        from app.syncing.accounts import connect
+
+        if self.args.ca_bundle is not None and not self.args.ca_bundle.is_file():
+            raise UsageError(f"{self.args.ca_bundle} is not a readable file")
+        with self.open() as space:
+            account = connect(space, self.args.url, self.args.invite, self.args.device_name,
+                              ca_bundle=self.args.ca_bundle)  # fmt: skip
+        if self.out.as_json:
+            self.out.json(account.public())
+            return
+        self.out.line(f"Connected to {account.workspace_name} on {account.host} as "
+                      f"{account.email} ({account.role}).")  # fmt: skip
+        self.out.line(f"The server's signing key {account.server_key_id} is pinned: anything "
+                      "signed with another key will be refused.")  # fmt: skip
+        points = ", ".join(p["name"] for p in account.points) or "none yet"
+        self.out.line(f"Submission points: {points}.")
+
+    def cmd_accounts(self) -> None:
+        from app.syncing.accounts import accounts
+
+        with self.open() as space:
+            found = accounts(space)
+        if self.out.as_json:
+            self.out.json([a.public() for a in found])
+            return
+        if not found:
+            self.out.line("Not connected to any workspace. Connect with: cairn connect "
+                          f"{self.args.space} URL --invite CODE")  # fmt: skip
+        for account in found:
+            self.out.line(f"{account.id[:8]}  {account.label}  {account.email} ({account.role})  "
+                          f"last sync: {_when(account.last_sync) or 'never'}")  # fmt: skip
+            if account.problem:
+                self.out.line(f"          problem: {account.problem.get('message')}")
+
+    def cmd_disconnect(self) -> None:
+        from app.syncing.accounts import disconnect, find_account
+
+        with self.open() as space:
+            account = find_account(space, self.args.account)
+            waiting = disconnect(space, account)
+        if self.out.as_json:
+            self.out.json({"disconnected": account.id, "waiting": waiting})
+            return
+        self.out.line(f"Disconnected from {account.label}; its device token is forgotten. "
+                      "Receipts, feedback and shares stay in the space.")  # fmt: skip
+        if waiting:
+            self.out.line(f"{waiting} submission(s) not yet sent stay in the outbox; connect "
+                          "the workspace again to send them.")  # fmt: skip
+
+    def _confirm(self, preview: Preview, question: str) -> bool:
+        """Show the preview; True to go on (--yes, or the person said yes)."""
+        if self.out.as_json:
+            if self.args.preview:
+                self.out.json(preview.to_dict())
+        else:
+            _print_preview(self.out, preview)
+        if self.args.preview:
+            return False
+        if self.args.yes:
+            return True
+        if not sys.stdin.isatty():
+            raise UsageError("nothing was sent: add --yes to confirm without a prompt, or "
+                             "--preview to only look")  # fmt: skip
+        answer = input(f"{question} [y/N] ").strip().casefold()
+        if answer not in ("y", "yes"):
+            raise UsageError("nothing was sent")
+        return True
+
+    def cmd_submit(self) -> None:
+        from app.syncing.accounts import find_account
+        from app.syncing.disclosure import preview, queue_submission
+        from app.syncing.outbox import OutboxEntry
+
+        with self.open() as space:
+            account = find_account(space, self.args.workspace)
+            point = _point_id(account, self.args.point)
+            shown = preview(space, self.args.ids, account, point,
+                            include_tags=self.args.include_tags)  # fmt: skip
+            if not self._confirm(shown, f"Sign and send this to {shown.point_name}?"):
+                return
+            entry = OutboxEntry.from_record(queue_submission(space, shown))
+        if self.out.as_json:
+            self.out.json({"preview": shown.to_dict(), "queued": entry.to_dict()})
+            return
+        self.out.line(f"Signed and queued as {entry.submission_id}; it is sent with the next "
+                      f"'cairn sync {self.args.space}'.")  # fmt: skip
+
+    def cmd_sync(self) -> None:
+        from app.syncing.accounts import find_account
+        from app.syncing.worker import sync_once
+
+        with self.open() as space:
+            chosen = [find_account(space, self.args.workspace).id] if self.args.workspace else None
+            report = sync_once(space, chosen, only_due=False)
+        self._sync_summary(report)
+
+    def _sync_summary(self, report: SyncReport) -> None:
+        for problem in report.problems:
+            print(f"cairn: {problem}", file=sys.stderr)
+        codes: set[str] = set()
+        for item in report.accounts:
+            codes.add(item.push.stopped_code or "")
+            if item.pull is not None:
+                codes.add(item.pull.stopped_code or "")
+            if item.push.failed:
+                codes.add("refused")
+            if item.push.unreachable:
+                codes.add("unreachable")
+        if codes & {"server_key_changed", "bad_signature", "certificate_rejected"}:
+            self.exit_code = EXIT_UNTRUSTED
+        elif codes & {"token_revoked", "token_expired", "not_authorised", "refused"}:
+            self.exit_code = EXIT_REFUSED
+        elif "unreachable" in codes:
+            self.exit_code = EXIT_OFFLINE
+        if self.out.as_json:
+            self.out.json({"ok": report.ok, "problems": report.problems, "accounts": [
+                {"account_id": a.account_id, "label": a.label,
+                 "delivered": a.push.delivered, "waiting": [e for e, _ in a.push.waiting],
+                 "failed": [{"entry": e, "reason": r} for e, r in a.push.failed],
+                 "stopped": a.push.stopped or (a.pull.stopped if a.pull else None),
+                 "pulled": dict(a.pull.stored) if a.pull else {},
+                 "templates": a.pull.templates if a.pull else [],
+                 "cursor": a.pull.cursor if a.pull else None}
+                for a in report.accounts]})  # fmt: skip
+            return
+        if not report.accounts:
+            self.out.line("Not connected to any workspace; nothing to sync.")
+        for item in report.accounts:
+            pulled = dict(item.pull.stored) if item.pull else {}
+            got = ", ".join(f"{count} {kind.replace('_', ' ')}" for kind, count in pulled.items())
+            self.out.line(
+                f"{item.label}: {len(item.push.delivered)} sent, {len(item.push.waiting)} "
+                f"waiting, {len(item.push.failed)} refused; received {got or 'nothing new'}."
+            )
+            for template in item.pull.templates if item.pull else []:
+                self.out.line(f"  new template: {template}")
+
+    def cmd_outbox(self) -> None:
+        from app.syncing.outbox import OutboxEntry, discard, entries, retry
+
+        with self.open() as space:
+            if self.args.retry:
+                entry: OutboxEntry | None = retry(space, self.args.retry)
+                message = f"Queued again: {entry.submission_id if entry else ''}."
+            elif self.args.discard:
+                discard(space, self.args.discard)
+                entry, message = None, "Taken out of the outbox."
+            else:
+                entry, message = None, ""
+            found = entries(space)
+        if message:
+            if self.out.as_json:
+                self.out.json({"ok": True, "entry": entry.to_dict() if entry else None})
+            else:
+                self.out.line(message)
+            return
+        if self.out.as_json:
+            self.out.json([e.to_dict() for e in found])
+            return
+        if not found:
+            self.out.line("The outbox is empty.")
+        for e in found:
+            titles = "; ".join(e.titles)
+            self.out.line(f"{e.submission_id[:8]}  {e.state:<9}  {e.workspace_name} / "
+                          f"{e.point_name}  {titles}")  # fmt: skip
+            if e.state == "delivered":
+                self.out.line(f"          delivered {_when(e.delivered_at)}, receipt verified")
+            elif e.last_error:
+                then = f"; next try after {_when(e.next_attempt)}" if e.next_attempt else ""
+                self.out.line(f"          {e.last_error} (attempt {e.attempts}{then})")
+
+    def cmd_feedback(self) -> None:
+        from app.syncing.status import DECISION_LABELS, asset_status
+
+        with self.open() as space:
+            asset_id = space.resolve_asset_id(self.args.id)
+            title = space.get_asset(asset_id).title
+            status = asset_status(space, asset_id)
+        if self.out.as_json:
+            self.out.json({"title": title, **status.to_dict()})
+            return
+        self.out.line(title)
+        if not (status.submissions or status.shares):
+            self.out.line("  Never sent or shared.")
+        for s in status.submissions:
+            received = f", received {_when(s.receipt.received_at)}" if s.receipt else ""
+            reason = f": {s.reason}" if s.reason else ""
+            self.out.line(f"  {s.state} to {s.point_name} ({s.workspace_name}){received}{reason}")
+        if status.decision is not None and status.decision.decision:
+            label = DECISION_LABELS.get(status.decision.decision, status.decision.decision)
+            self.out.line(f"  Decision: {label} ({status.decision.author}, "
+                          f"{_when(status.decision.created_at)})")  # fmt: skip
+        for item in status.feedback:
+            what = {"decision": "decision", "peer_review": "peer review"}.get(item.kind, "comment")
+            rating = f", rated {item.rating} of 5" if item.rating else ""
+            self.out.line(f"  - {item.author} ({what}{rating}, {_when(item.created_at)}):")
+            for line in (item.text or "").splitlines() or [""]:
+                self.out.line(f"      {line}")
+        for share in status.shares:
+            state = "revoked" if share.revoked else (share.url or "address lost")
+            self.out.line(f"  Shared as {share.title!r}: {state}")
+        for comment in status.share_comments:
+            self.out.line(f"  - comment on the page by {comment.author_name or 'someone'}: "
+                          f"{comment.text}")  # fmt: skip
+
+    def cmd_share(self) -> None:
+        from app.syncing.accounts import find_account
+        from app.syncing.disclosure import preview
+        from app.syncing.sharing import publish_share, revoke_share
+
+        if self.args.revoke:
+            if self.args.ids:
+                raise UsageError("--revoke takes a share id, not assets")
+            with self.open() as space:
+                record = revoke_share(space, self.args.revoke)
+            if self.out.as_json:
+                self.out.json({"share_id": record.data["share_id"], "revoked": True})
+            else:
+                self.out.line(f"The page {record.data['title']!r} is taken down.")
+            return
+        if not self.args.ids:
+            raise UsageError("name the assets to share, or --revoke SHARE")
+        expires = _expiry(self.args.expires) if self.args.expires else None
+        with self.open() as space:
+            account = find_account(space, self.args.workspace)
+            shown = preview(space, self.args.ids, account, "",
+                            include_tags=self.args.include_tags)  # fmt: skip
+            if not self._confirm(shown, "Publish this as a public web page?"):
+                return
+            record = publish_share(space, shown, title=self.args.title,
+                                   comments=self.args.comments, expires_at=expires)  # fmt: skip
+        if self.out.as_json:
+            keys = ("share_id", "url", "title", "comments_enabled", "expires_at")
+            self.out.json({k: record.data.get(k) for k in keys})
+            return
+        self.out.line(f"Published: {record.data['url']}")
+        revoke = f"cairn share {self.args.space} --revoke {record.data['share_id'][:8]}"
+        self.out.line(f"Anyone with this address can read the page; '{revoke}' takes it down.")
+
+    def cmd_withdraw(self) -> None:
+        from app.syncing.outbox import withdraw
+
+        with self.open() as space:
+            record = withdraw(space, self.args.submission)
+        if self.out.as_json:
+            self.out.json({"submission_id": record.data["submission_id"],
+                           "status": record.data["status"]})  # fmt: skip
+        else:
+            self.out.line(f"Withdrawn from {record.data.get('point_name')}; the receipt is kept.")
+
+
+def _point_id(account: Account, wanted: str) -> str:
+    """A point of the account by name or id; a full id is taken as it is (the server
+    judges it) when the account has not heard of the point yet."""
+    import uuid
+
+    from app.syncing.errors import NoSuchPoint
+
+    try:
+        return str(account.point(wanted)["id"])
+    except NoSuchPoint as missing:
+        try:
+            return str(uuid.UUID(wanted.strip()))
+        except ValueError:
+            raise missing from None
+
+
+def _expiry(text: str) -> Any:
+    from datetime import UTC, datetime, time
+
+    try:
+        if len(text.strip()) == 10:
+            day = datetime.strptime(text.strip(), "%Y-%m-%d").date()
+            return datetime.combine(day, time(23, 59, 59), UTC)
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise UsageError(f"--expires takes a date (YYYY-MM-DD) or a time, not {text!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _when(iso: str | None) -> str:
+    """A stored UTC time as 'YYYY-MM-DD HH:MM UTC'."""
+    return f"{iso[:16].replace('T', ' ')} UTC" if iso else ""
+
+
+def _print_preview(out: Output, shown: Preview) -> None:
+    """Everything the submission or page would disclose, field by field."""
+    where = (f"{shown.point_name}, in {shown.workspace_name}" if shown.point_id
+             else f"a public web page of {shown.workspace_name}")  # fmt: skip
+    out.line(f"To: {where} ({shown.server_url})")
+    count = len(shown.assets)
+    out.line(f"This sends {count} asset{'s' if count != 1 else ''} and "
+             f"{shown.attachment_count} attachment(s) ({_human_size(shown.attachment_bytes)}), "
+             "exactly as below:")  # fmt: skip
+    for asset in shown.assets:
+        out.line("")
+        out.line(f"  {_printable(asset.title)}  ({asset.template}, version {asset.version})")
+        if asset.skills:
+            out.line(f"    skills: {', '.join(asset.skills)}")
+        if asset.tags:
+            out.line(f"    tags: {', '.join(asset.tags)}")
+        for f in asset.fields:
+            lines = f.text.splitlines() or [""]
+            out.line(f"    {f.label}: {lines[0]}")
+            for extra in lines[1:]:
+                out.line(f"      {extra}")
+        for a in asset.attachments:
+            out.line(f"    attachment: {_printable(a.name)} ({_human_size(a.size)})")
+    if shown.not_included:
+        out.line("")
+        out.line("Linked from these but NOT included (they stay on this device):")
+        for linked in shown.not_included:
+            out.line(f"  - {_printable(linked.title)}")
+    out.line("")
+
 
 # -------------------------------------------------------------------- main
 
@@ -1088,6 +1489,16 @@ def _exit_code_for(exc: BaseException) -> int:
         return EXIT_DAMAGED
     if isinstance(exc, FormatUnavailable | UnknownFormat | InvalidInput):
         return EXIT_USAGE
+    if isinstance(exc, DisclosureError | InvalidServerAddress):
+        return EXIT_USAGE
+    if isinstance(exc, SyncSetupError):
+        return EXIT_NOT_FOUND
+    if isinstance(exc, ServerKeyChanged | BadServerSignature | CertificateRejected):
+        return EXIT_UNTRUSTED
+    if isinstance(exc, Rejected | NotAuthorised):
+        return EXIT_REFUSED
+    if isinstance(exc, SyncError) and exc.retryable:
+        return EXIT_OFFLINE
     if isinstance(
         exc,
         UsageError
@@ -1172,7 +1583,7 @@ def main(argv: Sequence[str] | None = None, *, kdf_policy: KdfPolicy = PRODUCTIO
         return EXIT_OK
     except (
         StoreError, UsageError, PassphraseUnavailable, OSError, UnknownTemplate, InvalidAnswers,
-        TemplateError, TransferError,
+        TemplateError, TransferError, SyncError, SyncSetupError,
     ) as exc:  # fmt: skip
         return _fail(_exit_code_for(exc), _message_for(exc))
     except Exception as exc:

@@ -529,15 +529,28 @@ def _failure_message(error: Exception) -> str:
 # ----------------------------------------------------------------- withdraw
 
 
+def receipt_record(space: Space, wanted: str) -> SyncRecord:
+    """A delivered submission's receipt record by submission id (or a prefix of 4 or
+    more characters) or by the record's own id."""
+    text = wanted.strip().lower()
+    for candidate in (kinds.derived_id(kinds.RECEIPT, text), text):
+        record = space.sync_record(candidate)
+        if record is not None and record.kind == kinds.RECEIPT:
+            return record
+    matches = [
+        r for r in space.sync_records(kinds.RECEIPT)
+        if len(text) >= 4 and str(r.data.get("submission_id", "")).startswith(text)
+    ]  # fmt: skip
+    if len(matches) != 1:
+        raise NoSuchEntry(f"there is no delivered submission {wanted!r}")
+    return matches[0]
+
+
 def withdraw(space: Space, receipt_id: str, *, client: WorkspaceClient | None = None) -> SyncRecord:
     """Withdraw a delivered submission (by its receipt record id or submission id) where
     its submission point allows it (Rejected ``withdraw_not_allowed`` otherwise). The
     receipt is kept, marked withdrawn."""
-    record = space.sync_record(receipt_id) or space.sync_record(
-        kinds.derived_id(kinds.RECEIPT, receipt_id)
-    )
-    if record is None or record.kind != kinds.RECEIPT:
-        raise NoSuchEntry("there is no delivered submission with this id")
+    record = receipt_record(space, receipt_id)
     account = get_account(space, str(record.data.get("account_id")))
     active = client or client_for(space, account)
     try:

@@ -1,0 +1,443 @@
+"""Sync in the app (app/syncing) against a real workspace server: connecting, the
+preview of what a submission discloses, the outbox, pushing, pulling, shares, status
+per asset, and the `cairn` commands that drive them."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from sqlmodel import col, select
+
+from app.forms.library import TemplateLibrary
+from app.space import Space
+from app.syncing.accounts import (
+    Account,
+    accounts,
+    connect,
+    disconnect,
+    find_account,
+    save_account,
+)
+from app.syncing.disclosure import preview, queue_submission
+from app.syncing.errors import DisclosureError, NoSuchPoint
+from app.syncing.outbox import entries, push, retry
+from app.syncing.pulling import organisation_names, pull
+from app.syncing.sharing import publish_share, revoke_share
+from app.syncing.status import asset_status, badges
+from store.kdf import KdfPolicy
+from store.records import AssetRecord, SyncRecord
+from sync.errors import InviteInvalid
+from sync.protocol import SUBMISSION_FORMAT, SignedDocument, SubmissionPayload, parse_body
+from sync.protocol import verify_bytes as verify_signature
+from sync.server import directory, resources, reviews
+from sync.server.models import Share, Submission
+from tests.conftest import PASSPHRASE
+from tests.live_server import LiveServer, free_port, running_server
+from tests.server.browser import Browser
+from tests.server.client import Org, make_invite, make_org
+
+MiB = 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> LiveServer:  # type: ignore[misc]
+    """One server for the module (SQLite); tests keep apart with their own workspaces."""
+    with running_server(tmp_path_factory.mktemp("syncing-server"), "sqlite") as live:
+        yield live
+
+
+# --------------------------------------------------------------------- helpers
+
+
+def connected(
+    space: Space, server: LiveServer, *, mode: str = "open", org: Org | None = None,
+    url: str | None = None,
+) -> tuple[Account, Org]:  # fmt: skip
+    """The space connected to a new workspace (or ``org``) with a fresh invite."""
+    org = org or make_org(server, mode=mode)
+    return connect(space, url or server.url, make_invite(server, org), "Test laptop"), org
+
+
+def smart_plan(space: Space, title: str = "Run a retrospective", **extra: object) -> AssetRecord:
+    template = TemplateLibrary.load().get("smart-plan")
+    fields = {"specific": "Run our team's first retrospective.", "deadline": "2026-03-01",
+              **extra}  # fmt: skip
+    return space.add_asset(template.qualified_id, title, fields, template=template)
+
+
+def attach_random(space: Space, asset_id: str, folder: Path, size: int, name: str) -> str:
+    path = folder / name
+    path.write_bytes(os.urandom(size))
+    return space.attach(asset_id, path).id
+
+
+def queued(space: Space, account: Account, *asset_ids: str) -> SyncRecord:
+    return queue_submission(space, preview(space, list(asset_ids), account,
+                                           account.points[0]["id"]))  # fmt: skip
+
+
+def stored_submissions(server: LiveServer, submission_id: str) -> list[Submission]:
+    with server.session() as session:
+        return list(session.exec(select(Submission).where(col(Submission.id) == submission_id)))
+
+
+def add_feedback(
+    server: LiveServer, submission_id: str, text: str = "", *, decision: str | None = None
+) -> None:
+    with server.session() as session:
+        submission = reviews.submission_or_404(session, submission_id)
+        reviewer = directory.user_for_email(session, "reviewer@example.org")
+        kind = "decision" if decision else "comment"
+        reviews.add_feedback(session, submission, reviewer, "reviewer", kind, text=text,
+                             decision=decision)  # fmt: skip
+        session.commit()
+
+
+# -------------------------------------------------------------------- connect
+
+
+def test_an_invite_connects_the_space_and_the_account_is_kept_sealed(
+    space: Space, space_path: Path, kdf_policy: KdfPolicy, server: LiveServer
+) -> None:
+    account, org = connected(space, server)
+    other, _ = connected(space, server)  # a second workspace on the same server
+
+    assert account.workspace_id == org.workspace_id
+    assert account.server_key == other.server_key  # one server, one pinned key
+    assert [p["name"] for p in account.points] == ["Q3 evidence"]
+    assert account.device_token not in repr(account)
+    assert "device_token" not in account.public()
+    space.lock()
+
+    assert account.device_token.encode() not in space_path.read_bytes()  # sealed
+    with Space.open(space_path, PASSPHRASE, kdf_policy=kdf_policy, index="lazy") as again:
+        kept = accounts(again)
+        assert [a.workspace_name for a in kept] == [account.workspace_name, other.workspace_name]
+        assert kept[0].device_token == account.device_token
+        assert find_account(again, org.name).id == account.id
+        code = make_invite(server, org, email=account.email)
+        # Connecting the same workspace again replaces its device; it stays one account.
+        renewed = connect(again, server.url, code, "Laptop")
+        assert (renewed.id, renewed.workspace_id) == (account.id, account.workspace_id)
+        assert renewed.device_id != account.device_id
+        with pytest.raises(InviteInvalid):  # an invite works once
+            connect(again, server.url, code, "Laptop")
+        assert len(accounts(again)) == 2
+
+
+# ----------------------------------------------------------------- disclosure
+
+
+def test_the_preview_shows_every_field_and_attachment_and_what_stays_behind(
+    space: Space, server: LiveServer, tmp_path: Path
+) -> None:
+    account, _ = connected(space, server)
+    journal = space.add_asset("builtin/journal", "Private journal", {"body": "not for work"},
+                              tags=["personal"])  # fmt: skip
+    plan = smart_plan(space, actions=[{"text": "Ask Sam to observe", "done": True,
+                                       "due": "2026-02-01"}])  # fmt: skip
+    space.edit_asset(plan.id, add_links=[journal.id], add_tags=["private-tag"])
+    attachment = attach_random(space, plan.id, tmp_path, 300_000, "notes.pdf")
+
+    shown = preview(space, [plan.id[:8]], account, account.points[0]["id"])
+
+    [asset] = shown.assets
+    assert [(f.label, f.text) for f in asset.fields] == [
+        ("Specific", "Run our team's first retrospective."),
+        ("Time-bound: done by", "2026-03-01"),
+        ("Actions", "[x] Ask Sam to observe (by 2026-02-01)"),
+    ]
+    assert [(a.attachment_id, a.name, a.size) for a in asset.attachments] == [
+        (attachment, "notes.pdf", 300_000)
+    ]
+    assert asset.tags == ()  # tags stay on the device unless asked for
+    assert [(n.asset_id, n.title) for n in shown.not_included] == [(journal.id, "Private journal")]
+    assert shown.point_name == "Q3 evidence"
+    sent = json.dumps([s.model_dump(mode="json") for s in shown.snapshots])
+    assert "Private journal" not in sent
+    assert "not for work" not in sent
+    assert "private-tag" not in sent
+    assert "private-tag" in json.dumps(
+        [s.model_dump(mode="json") for s in preview(space, [plan.id], account,
+                                                      account.points[0]["id"],
+                                                      include_tags=True).snapshots]
+    )  # fmt: skip
+
+    with pytest.raises(NoSuchPoint):
+        account.point("No such point")
+    with pytest.raises(DisclosureError):
+        preview(space, [], account, account.points[0]["id"])
+
+
+def test_a_queued_submission_is_signed_by_the_space_and_waits_across_restarts(
+    space: Space, space_path: Path, kdf_policy: KdfPolicy, server: LiveServer
+) -> None:
+    account, _ = connected(space, server)
+    plan = smart_plan(space)
+    shown = preview(space, [plan.id], account, account.points[0]["id"])
+    space.edit_asset(plan.id, title="Changed after the preview")
+    with pytest.raises(DisclosureError, match="changed after the preview"):
+        queue_submission(space, shown)  # what was shown is what is sent, or nothing
+
+    entry = queued(space, account, plan.id)
+    space.lock()
+
+    with Space.open(space_path, PASSPHRASE, kdf_policy=kdf_policy, index="lazy") as again:
+        [waiting] = entries(again)
+        assert (waiting.id, waiting.state, waiting.titles) == (
+            entry.id, "queued", ("Changed after the preview",)
+        )  # fmt: skip
+        signed = SignedDocument.model_validate(again.sync_record(entry.id).data["document"])  # type: ignore[union-attr]
+        verify_signature(again.identity_public_key(), SUBMISSION_FORMAT, signed.body_bytes(),
+                         signed.signature_bytes())  # fmt: skip
+        payload = parse_body(signed.body_bytes(), SubmissionPayload)
+        assert str(payload.submission_id) == entry.id
+        assert str(payload.point_id) == account.points[0]["id"]
+        assert asset_status(again, plan.id).badge == "queued"
+
+
+# ----------------------------------------------------------------------- push
+
+
+def test_push_delivers_once_and_keeps_the_verified_receipt_with_the_asset(
+    space: Space, server: LiveServer, tmp_path: Path
+) -> None:
+    account, _ = connected(space, server)
+    plan = smart_plan(space)
+    attach_random(space, plan.id, tmp_path, 3 * MiB + 5, "recording.mp4")
+    unsent = smart_plan(space, "Not chosen")
+    entry = queued(space, account, plan.id)
+    seen: list[str] = []
+
+    report = push(space, account, progress=lambda event: seen.append(event.phase))
+
+    assert report.delivered == [entry.id]
+    assert seen[0] == "uploading"
+    assert seen[-2:] == ["submitting", "delivered"]
+    [stored] = stored_submissions(server, entry.id)
+    status = asset_status(space, plan.id)
+    [submission] = status.submissions
+    assert submission.state == "delivered"
+    assert submission.receipt is not None
+    assert submission.receipt.payload_sha256 == stored.payload_sha256
+    receipt = space.sync_record(submission.receipt.id)
+    assert receipt is not None
+    assert receipt.asset_ids == [plan.id]
+    kept = SignedDocument.model_validate(receipt.data["receipt"])
+    assert kept == SignedDocument.model_validate_json(stored.receipt)
+    assert asset_status(space, unsent.id).submissions == ()
+    assert badges(space) == {plan.id: "delivered"}
+    assert push(space, account).delivered == []  # nothing left to send
+    assert len(stored_submissions(server, entry.id)) == 1
+
+
+def test_a_refused_submission_fails_with_the_reason_and_can_be_retried(
+    space: Space, server: LiveServer
+) -> None:
+    account, org = connected(space, server, mode="locked")
+    first, second = smart_plan(space, "First"), smart_plan(space, "Second")
+    queued(space, account, first.id)
+    again = queued(space, account, second.id)
+
+    report = push(space, account)
+
+    assert len(report.delivered) == 1
+    [(failed_id, reason)] = report.failed
+    assert failed_id == again.id
+    assert "locked" in reason
+    [state] = asset_status(space, second.id).submissions
+    assert (state.state, state.entry.error_code if state.entry else None) == (
+        "failed", "point_locked"
+    )  # fmt: skip
+    assert state.reason == reason
+    assert push(space, account).failed == []  # a failed entry waits for the person
+
+    assert retry(space, again.id[:8]).state == "queued"
+    assert push(space, account).failed[0][0] == again.id  # still refused, still kept
+    assert stored_submissions(server, again.id) == []
+
+
+# ----------------------------------------------------------------------- pull
+
+
+def test_pull_brings_feedback_decisions_and_templates_home(
+    space: Space, server: LiveServer, tmp_path: Path
+) -> None:
+    account, org = connected(space, server)
+    plan = smart_plan(space)
+    entry = queued(space, account, plan.id)
+    push(space, account)
+    add_feedback(server, entry.id, "Good plan; add a review date.")
+    add_feedback(server, entry.id, "Well evidenced.", decision="validated")
+    template = (Path("templates") / "journal.toml").read_text("utf-8")
+    template = template.replace('id = "journal"', 'id = "team-journal"').replace(
+        'name = "', 'name = "Team ', 1
+    )
+    with server.session() as session:
+        workspace = directory.find_workspace(session, org.workspace_id)
+        resources.publish(session, server.settings(), workspace, name="Team journal",
+                          kind="template", content=template.encode())  # fmt: skip
+        resources.publish(session, server.settings(), workspace, name="Broken",
+                          kind="template", content=b'id = "x"\n')  # fmt: skip
+        session.commit()
+
+    report = pull(space, account, page_size=2)
+
+    assert report.stored == {"feedback": 2, "resource": 2}
+    assert report.cursor == 4
+    assert len(report.warnings) == 1
+    assert "Broken" in report.warnings[0]
+    status = asset_status(space, plan.id)
+    assert [f.text for f in status.feedback] == ["Good plan; add a review date.", "Well evidenced."]
+    assert status.decision is not None
+    assert status.decision.decision == "validated"
+    assert badges(space)[plan.id] == "validated"
+    [installed] = report.templates
+    assert installed.startswith("org/")
+    assert installed.endswith("/team-journal")
+    picked = TemplateLibrary.load().get(installed)
+    assert picked.name.startswith("Team ")
+    assert organisation_names()[installed.split("/")[1]] == org.name
+    assert pull(space, account).stored == {}  # nothing new, nothing twice
+
+
+def test_a_share_is_published_commented_on_and_revoked(
+    space: Space, server: LiveServer
+) -> None:
+    account, _ = connected(space, server)
+    plan = smart_plan(space)
+    shown = preview(space, [plan.id], account, "")
+
+    record = publish_share(space, shown, title="My retrospective plan", comments=True)
+
+    url = record.data["url"]
+    assert url.startswith(server.url + "/s/")
+    path = url.removeprefix(server.url)
+    visitor = Browser(server)
+    page = visitor.get(path)
+    assert "first retrospective." in page.text
+    assert "My retrospective plan" in page.text
+    answer = visitor.submit(path, f"{path}/comments", author_name="Grace", text="Nice one")
+    assert answer.status_code == 303
+    pull(space, account)
+    [comment] = asset_status(space, plan.id).share_comments
+    assert (comment.author_name, comment.text) == ("Grace", "Nice one")
+
+    revoked = revoke_share(space, record.data["share_id"][:8])
+    assert revoked.data["revoked"] is True
+    assert visitor.get(path).status_code == 404
+    with server.session() as session:
+        assert session.get(Share, record.data["share_id"]) is not None
+    [share] = asset_status(space, plan.id).shares
+    assert share.revoked
+
+
+def test_disconnecting_forgets_the_token_but_keeps_receipts_and_the_queue(
+    space: Space, server: LiveServer
+) -> None:
+    account, org = connected(space, server)
+    sent, waiting = smart_plan(space, "Sent"), smart_plan(space, "Waiting")
+    queued(space, account, sent.id)
+    push(space, account)
+    entry = queued(space, account, waiting.id)
+
+    assert disconnect(space, account) == 1
+    assert accounts(space) == []
+    assert all(account.device_token not in json.dumps(r.data) for r in space.sync_records())
+    assert asset_status(space, sent.id).submissions[0].state == "delivered"
+    [kept] = asset_status(space, waiting.id).submissions
+    assert kept.state == "failed"
+    assert "disconnected" in (kept.reason or "")
+
+    again, _ = connected(space, server, org=org)  # connecting again sends what waited
+    assert push(space, again).delivered == [entry.id]
+
+
+# ------------------------------------------------------------------------ CLI
+
+
+def test_the_commands_connect_submit_sync_and_show_feedback(
+    cli, space_path: Path, server: LiveServer, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    assert cli("init", space_path).code == 0
+    org = make_org(server, mode="open")
+    code = make_invite(server, org)
+    joined = cli("connect", space_path, server.url, "--invite", code, "--json")
+    assert joined.code == 0, joined.err
+    assert code not in joined.out
+    data = json.loads(joined.out)
+    assert "device_token" not in data
+    assert data["workspace_name"] == org.name
+    plan = cli("add", space_path, "--template", "smart-plan", "--title", "Lead a stand-up",
+               "--set", "specific=Keep it to 15 minutes",
+               "--set", "deadline=2026-05-01").out.strip()  # fmt: skip
+    other = cli("add", space_path, "--template", "journal", "--title", "Secret",
+                "--set", "entry=Private thoughts", "--link", plan).out.strip()  # fmt: skip
+    cli("edit", space_path, plan, "--link", other)
+
+    looked = cli("submit", space_path, plan, "--point", "Q3 evidence", "--preview")
+    assert looked.code == 0
+    assert "Specific: Keep it to 15 minutes" in looked.out
+    assert "NOT included" in looked.out
+    assert "Secret" in looked.out
+    assert "Private thoughts" not in looked.out
+    assert cli("outbox", space_path, "--json").out.strip() == "[]"
+    refused = cli("submit", space_path, plan, "--point", "Q3 evidence")  # no tty, no --yes
+    assert refused.code == 2
+    assert "--yes" in refused.err
+    assert cli("submit", space_path, plan, "--point", "nowhere", "--yes").code == 5
+
+    sent = cli("submit", space_path, plan, "--point", "Q3 evidence", "--yes", "--json")
+    assert sent.code == 0, sent.err
+    submission_id = json.loads(sent.out)["queued"]["submission_id"]
+    listed = cli("outbox", space_path)
+    assert "queued" in listed.out
+    assert "Lead a stand-up" in listed.out
+
+    synced = cli("sync", space_path)
+    assert synced.code == 0, synced.err
+    assert "1 sent" in synced.out
+    assert len(stored_submissions(server, submission_id)) == 1
+    add_feedback(server, submission_id, "Try a timer.")
+    add_feedback(server, submission_id, "", decision="needs_more_evidence")
+    assert cli("sync", space_path).code == 0
+    shown = cli("feedback", space_path, plan)
+    assert "delivered to Q3 evidence" in shown.out
+    assert "Decision: Needs more evidence" in shown.out
+    assert "Try a timer." in shown.out
+
+    withdrawn = cli("withdraw", space_path, submission_id)
+    assert withdrawn.code == 0, withdrawn.err
+    assert "withdrawn to Q3 evidence" in cli("feedback", space_path, plan).out
+    with server.session() as session:
+        assert session.get(Submission, submission_id).status == "withdrawn"  # type: ignore[union-attr]
+
+    gone = cli("disconnect", space_path, org.name)
+    assert gone.code == 0
+    assert "not connected" in cli("sync", space_path).out.lower()
+
+
+def test_sync_says_when_the_server_cannot_be_reached(
+    cli, space_path: Path, server: LiveServer, kdf_policy: KdfPolicy
+) -> None:  # type: ignore[no-untyped-def]
+    cli("init", space_path)
+    org = make_org(server)
+    cli("connect", space_path, server.url, "--invite", make_invite(server, org))
+    plan = cli("add", space_path, "--template", "journal", "--title", "Note",
+               "--set", "entry=Today").out.strip()  # fmt: skip
+    assert cli("submit", space_path, plan, "--point", "Q3 evidence", "--yes").code == 0
+    with Space.open(space_path, PASSPHRASE, kdf_policy=kdf_policy, index="lazy") as opened:
+        account = find_account(opened, None)  # the server moves away: nothing answers there
+        account.server_url = f"http://127.0.0.1:{free_port()}"
+        save_account(opened, account)
+
+    result = cli("sync", space_path)
+
+    assert result.code == 10
+    assert "wait in the outbox" in result.err
+    listed = cli("outbox", space_path)
+    assert "queued" in listed.out
+    assert "attempt 1" in listed.out
