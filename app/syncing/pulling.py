@@ -83,7 +83,7 @@ def pull(
     leaves the pages stored so far (``unreachable``), a forged event stops the pull
     before it (``bad_event``), a revoked device or a changed server key stops the
     account (``stopped``, also kept in ``account.problem``). ``refresh_account`` first
-    asks the server for the account's points, names and role.
+    checks the server's key and asks for the account's points, names and role.
     """
     report = PullReport(account.id, cursor=account.cursor)
     own_client = client is None
@@ -91,6 +91,9 @@ def pull(
     root = template_root or organisation_template_root()
     try:
         if refresh_account:
+            # A server whose key changed unexpectedly is told so even when it has nothing
+            # new to send (every document from it would be refused anyway).
+            active.check_server_key()
             refresh(account, active.me())
         while True:
             try:
