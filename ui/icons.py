@@ -51,6 +51,8 @@ ICON_NAMES: tuple[str, ...] = (
     "document",
     "captured",
     "workspace",
+    "share",
+    "sync",
     "about",
 )
 
