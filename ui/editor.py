@@ -1,6 +1,7 @@
 """The asset editor: a form generated from the template, with inline validation,
 debounced autosave, explicit save and undo; beside it the asset's files and
-links. The window decides what saving, attaching and opening mean."""
+links, and its feedback from organisations. The window decides what saving,
+attaching, opening and sharing mean."""
 
 from __future__ import annotations
 
@@ -19,8 +20,10 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
+    QMenu,
     QPushButton,
     QScrollArea,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -31,6 +34,7 @@ from store.records import AssetRecord, AttachmentInfo
 from ui.asset_picker import AssetEntry
 from ui.attachments import AttachmentsPanel, local_files
 from ui.connections import ConnectionsPanel, section_heading
+from ui.feedback_panel import FeedbackPanel
 from ui.fields import AttachmentInput, FieldInput, FormContext, make_input
 from ui.icons import icon
 from ui.theme import error_style
@@ -60,6 +64,8 @@ class AssetEditor(QWidget):
     open_requested = Signal(str)  # another asset, from a link
     attach_requested = Signal(list, object)  # file paths, the AttachmentInput that asked or None
     undo_changed = Signal()  # can_undo / can_redo may have changed
+    share_requested = Signal()  # with an organisation
+    share_publicly_requested = Signal()  # as a public web page
 
     def __init__(self, template: Template, record: AssetRecord | None = None,
                  parent: QWidget | None = None) -> None:  # fmt: skip
@@ -86,6 +92,15 @@ class AssetEditor(QWidget):
         self.history_button = QPushButton(icon("history"), self.tr("History…"), self)
         self.history_button.setObjectName("history_button")
         self.history_button.setEnabled(record is not None)
+        self.share_button = QPushButton(icon("share"), self.tr("Share"), self)
+        self.share_button.setObjectName("share_button")
+        self.share_menu = QMenu(self.share_button)
+        self.share_org_action = self.share_menu.addAction(
+            icon("workspace"), self.tr("With an &Organisation…"))
+        self.share_public_action = self.share_menu.addAction(icon("link"),
+                                                             self.tr("&Publicly…"))
+        self.share_button.setMenu(self.share_menu)
+        self.share_button.setEnabled(record is not None)
         self.undo_button = QPushButton(icon("undo"), self.tr("Undo"), self)
         self.undo_button.setObjectName("undo_button")
         self.undo_button.setToolTip(QKeySequence(QKeySequence.StandardKey.Undo).toString(
@@ -125,19 +140,26 @@ class AssetEditor(QWidget):
         self.scroll_area.setWidgetResizable(True)
         self.scroll_area.setFrameShape(QFrame.Shape.NoFrame)
         self.scroll_area.setWidget(holder)
-        self.attachments = AttachmentsPanel(self)
-        self.connections = ConnectionsPanel(self.context, self)
-        side = QWidget(self)
+        self.side_tabs = QTabWidget(self)
+        self.side_tabs.setObjectName("editor_side_tabs")
+        self.side_tabs.setDocumentMode(True)
+        side = QWidget(self.side_tabs)
         side.setObjectName("editor_side")
+        self.attachments = AttachmentsPanel(side)
+        self.connections = ConnectionsPanel(self.context, side)
+        self.feedback = FeedbackPanel(self.side_tabs)
+        self.feedback.set_view(None, saved=record is not None)
         side_layout = QVBoxLayout(side)
-        side_layout.setContentsMargins(12, 0, 0, 0)
+        side_layout.setContentsMargins(0, 6, 0, 0)
         side_layout.addWidget(section_heading(self.tr("Files"), side))
         side_layout.addWidget(self.attachments)
         side_layout.addSpacing(12)
         side_layout.addWidget(self.connections)
         side_layout.addStretch(1)
-        side.setMinimumWidth(260)
-        side.setMaximumWidth(340)
+        self.side_tabs.addTab(side, self.tr("Files && Links"))
+        self.side_tabs.addTab(self.feedback, icon("workspace"), self.tr("Feedback"))
+        self.side_tabs.setMinimumWidth(280)
+        self.side_tabs.setMaximumWidth(360)
         self.side = side
         self._autosave = QTimer(self)
         self._autosave.setSingleShot(True)
@@ -149,6 +171,11 @@ class AssetEditor(QWidget):
         self.back_button.clicked.connect(self.close_requested)
         self.save_button.clicked.connect(self.save_now)
         self.history_button.clicked.connect(self.history_requested)
+        self.share_org_action.triggered.connect(self.share_requested)
+        self.share_public_action.triggered.connect(self.share_publicly_requested)
+        self.feedback.share_requested.connect(self.share_requested)
+        self.feedback.share_publicly_requested.connect(self.share_publicly_requested)
+        self.feedback.count_changed.connect(self._feedback_counted)
         self.title.textEdited.connect(lambda _t: self._edited())
         self.tags.textEdited.connect(lambda _t: self._edited())
         self._autosave.timeout.connect(self.save_now)
@@ -173,6 +200,7 @@ class AssetEditor(QWidget):
         top.addWidget(self.undo_button)
         top.addWidget(self.redo_button)
         top.addWidget(self.history_button)
+        top.addWidget(self.share_button)
         top.addWidget(self.save_button)
         main = QVBoxLayout()
         main.setContentsMargins(0, 0, 0, 0)
@@ -184,7 +212,8 @@ class AssetEditor(QWidget):
         main.addWidget(self.scroll_area, 1)
         body = QHBoxLayout()
         body.addLayout(main, 1)
-        body.addWidget(side)
+        body.addSpacing(12)
+        body.addWidget(self.side_tabs)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addLayout(body, 1)
@@ -411,6 +440,9 @@ class AssetEditor(QWidget):
         self.context.own_id = record.id
         self._dirty = False
         self.history_button.setEnabled(True)
+        self.share_button.setEnabled(True)
+        if self.feedback.view is None:
+            self.feedback.set_view(None, saved=True)
         self.status.setText(self.tr("Saved"))
         self.attachments.set_enabled_actions(True)
         waiting, self._after_save = self._after_save, []
@@ -483,12 +515,21 @@ class AssetEditor(QWidget):
         if paths:
             self.attach_requested.emit(paths, field_input)
 
+    def show_feedback_tab(self) -> None:
+        self.side_tabs.setCurrentWidget(self.feedback)
+
+    def _feedback_counted(self, count: int) -> None:
+        index = self.side_tabs.indexOf(self.feedback)
+        self.side_tabs.setTabText(index, self.tr("Feedback ({n})").format(n=count) if count
+                                  else self.tr("Feedback"))  # fmt: skip
+
     def clear_sensitive(self) -> None:
-        """Forget undo steps and files (on lock: the editor is about to go)."""
+        """Forget undo steps, files and feedback (on lock: the editor is about to go)."""
         self._undo.clear()
         self._redo.clear()
         self.attachments.clear()
         self.connections.clear()
+        self.feedback.set_view(None)
         application = QApplication.instance()
         if application is not None:
             application.removeEventFilter(self)

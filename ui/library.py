@@ -1,4 +1,5 @@
-"""The library: a sidebar of kinds, tags and skills, the list of assets, and search as you type."""
+"""The library: a sidebar of kinds, tags and skills, the list of assets (with each one's
+status in workspaces), and search as you type."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
+    QMenu,
     QPushButton,
     QSplitter,
     QStackedWidget,
@@ -46,6 +48,8 @@ from app.capture import CAPTURED_TAG
 from app.forms.model import Template
 from store.records import AssetSummary
 from store.search import HIGHLIGHT_END, HIGHLIGHT_START
+from ui.badges import BADGE_ROLE, BadgeDelegate, badge_font, badge_label
+from ui.badges import LABELS as BADGE_LABELS
 from ui.dashboard import HINT_STYLE, DashboardPage
 from ui.icons import icon
 
@@ -67,7 +71,9 @@ KIND_ICONS = ("dashboard", "all-items", "plan", "reflection", "record", "evidenc
 CAPTURED = CAPTURED_TAG
 ALL_ITEMS_ROW = 1
 
-TITLE, TEMPLATE, UPDATED, TAGS, STATUS = range(5)
+TITLE, TEMPLATE, UPDATED, TAGS, STATUS, SHARED = range(6)
+#: Shared column sort order: what needs attention first.
+_BADGE_ORDER = {kind: f"{n:02d}" for n, kind in enumerate(BADGE_LABELS)}
 #: The snippet of a search hit as (text, matched) parts, for the title column.
 SNIPPET_ROLE = Qt.ItemDataRole.UserRole + 1
 #: The title and snippet as escaped rich text, matches in <b> (tooltip, tests).
@@ -83,6 +89,7 @@ _ROLES = frozenset(
         Qt.ItemDataRole.UserRole,
         SNIPPET_ROLE,
         RICH_TEXT_ROLE,
+        BADGE_ROLE,
     }
 )
 _DIGITS = re.compile(r"\d+")
@@ -157,7 +164,7 @@ class AssetTableModel(QAbstractTableModel):
     list at a time, so 10,000 rows reset and sort in milliseconds.
     """
 
-    COLUMNS = ("Title", "Template", "Updated", "Tags", "Status")
+    COLUMNS = ("Title", "Template", "Updated", "Tags", "Status", "Shared")
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -167,6 +174,7 @@ class AssetTableModel(QAbstractTableModel):
         self._names: dict[str, tuple[str, str]] = {}  # template id -> (name, kind)
         self._timestamps: dict[str, float] = {}  # ISO text -> seconds
         self._friendly: dict[str, str] = {}  # ISO text -> what the Updated column shows
+        self._badges: dict[str, str] = {}  # asset id -> badge kind (see ui/badges.py)
         self._untitled = self.tr("Untitled")
         #: The order shown; None keeps the order given (relevance, for search results).
         self.sort_column: int | None = UPDATED
@@ -216,6 +224,19 @@ class AssetTableModel(QAbstractTableModel):
         self.show([], keep_order=False)
         self._timestamps.clear()
         self._friendly.clear()
+        self._badges = {}
+
+    def set_badges(self, badges: dict[str, str]) -> None:
+        """Each asset's status in workspaces (computed off the GUI thread, in one batch)."""
+        if badges == self._badges:
+            return
+        self._badges = dict(badges)
+        if self._rows:
+            self.dataChanged.emit(self.index(0, SHARED), self.index(len(self._rows) - 1, SHARED))
+
+    @property
+    def badges(self) -> dict[str, str]:
+        return self._badges
 
     @property
     def searching(self) -> bool:
@@ -277,6 +298,9 @@ class AssetTableModel(QAbstractTableModel):
             texts = [names[row.template_id] for row in rows]
         elif column == TAGS:
             texts = list(map(", ".join, map(attrgetter("tags"), rows)))
+        elif column == SHARED:
+            badges, order = self._badges, _BADGE_ORDER
+            return [order.get(badges.get(row.id, ""), "") for row in rows]
         else:
             texts = list(map(attrgetter("status"), rows))
         return natural_keys(texts)
@@ -314,7 +338,15 @@ class AssetTableModel(QAbstractTableModel):
                 return shown
             if column == TAGS:
                 return ", ".join(row.tags)
+            if column == SHARED:
+                kind = self._badges.get(row.id)
+                return badge_label(kind, short=True) if kind else ""
             return row.status
+        if role == BADGE_ROLE and column == SHARED:
+            return self._badges.get(row.id, "")
+        if role == Qt.ItemDataRole.ToolTipRole and column == SHARED:
+            kind = self._badges.get(row.id)
+            return badge_label(kind) if kind else None
         if role == SNIPPET_ROLE and column == TITLE:
             return self._snippets.get(row.id)
         if role in (RICH_TEXT_ROLE, Qt.ItemDataRole.ToolTipRole) and column == TITLE:
@@ -484,6 +516,8 @@ class LibraryPage(QWidget):
     link_captured_requested = Signal(str)  # evidence id: link it to plans
     reflect_requested = Signal(str)  # evidence id: write a reflection about it
     reviewed_requested = Signal(str)  # evidence id: no longer new
+    share_requested = Signal(list)  # asset ids: share with an organisation
+    share_publicly_requested = Signal(list)  # asset ids: publish as a web page
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -497,6 +531,7 @@ class LibraryPage(QWidget):
         self._facets: dict[str, list[tuple[Facet, int]]] = {"tags": [], "skills": []}
         self._list_sort: tuple[int, Qt.SortOrder] = (UPDATED, Qt.SortOrder.DescendingOrder)
         self._search_sort: tuple[int, Qt.SortOrder] | None = None  # None: best match first
+        self.menu: QMenu | None = None  # the list's context menu, while shown
 
         self.sidebar = QListWidget(self)
         self.sidebar.setObjectName("sidebar")
@@ -529,8 +564,11 @@ class LibraryPage(QWidget):
         self.table.setModel(self.model)
         self.title_delegate = SearchResultDelegate(self.table)
         self.table.setItemDelegateForColumn(TITLE, self.title_delegate)
+        self.table.setItemDelegateForColumn(SHARED, BadgeDelegate(self.table))
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        # Several items can be chosen (Ctrl/Shift+click) to share them together.
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().hide()
         self.table.setShowGrid(False)
@@ -547,6 +585,7 @@ class LibraryPage(QWidget):
         header.setSectionResizeMode(TITLE, QHeaderView.ResizeMode.Stretch)
         header.setMinimumSectionSize(60)
         header.resizeSection(TAGS, 180)
+        header.setSectionHidden(SHARED, True)  # until something is shared
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         header.setHighlightSections(False)
         header.setSectionsClickable(True)
@@ -591,6 +630,7 @@ class LibraryPage(QWidget):
         self.sidebar.currentRowChanged.connect(self._filter_chosen)
         header.sortIndicatorChanged.connect(self._sort_chosen)
         self.table.activated.connect(self._activated)
+        self.table.customContextMenuRequested.connect(self._table_menu)
         self.link_button.clicked.connect(lambda: self._review(self.link_captured_requested))
         self.reflect_button.clicked.connect(lambda: self._review(self.reflect_requested))
         self.reviewed_button.clicked.connect(lambda: self._review(self.reviewed_requested))
@@ -620,6 +660,37 @@ class LibraryPage(QWidget):
         if asset_id is None or (row := self.model.row_of(asset_id)) < 0:
             return None
         return asset_id, self.model.summary(row).title
+
+    def chosen_ids(self) -> list[str]:
+        """The ids of every item chosen in the list, in the order shown."""
+        rows = sorted(index.row() for index in self.table.selectionModel().selectedRows())
+        return [self.model.summary(row).id for row in rows]
+
+    def set_badges(self, badges: dict[str, str]) -> None:
+        """Each asset's status in workspaces; the Shared column shows once there is one."""
+        self.model.set_badges(badges)
+        header = self.table.horizontalHeader()
+        if header.isSectionHidden(SHARED) == bool(badges):
+            header.setSectionHidden(SHARED, not badges)
+
+    def _table_menu(self, position: Any) -> None:
+        index = self.table.indexAt(position)
+        if not index.isValid():
+            return
+        if not self.table.selectionModel().isRowSelected(index.row(), QModelIndex()):
+            self.table.selectRow(index.row())
+        chosen = self.chosen_ids()
+        menu = QMenu(self.table)
+        menu.setObjectName("library_menu")
+        if len(chosen) == 1:
+            menu.addAction(self.tr("&Open"), lambda: self.open_requested.emit(chosen[0]))
+            menu.addSeparator()
+        menu.addAction(icon("workspace"), self.tr("Share with an &Organisation…"),
+                       lambda: self.share_requested.emit(chosen))  # fmt: skip
+        menu.addAction(icon("link"), self.tr("Share &Publicly…"),
+                       lambda: self.share_publicly_requested.emit(chosen))  # fmt: skip
+        menu.popup(self.table.viewport().mapToGlobal(position))
+        self.menu = menu  # kept for tests and so it is not collected while shown
 
     def all_summaries(self) -> list[AssetSummary]:
         """Every asset listed (not only those shown)."""
@@ -912,6 +983,10 @@ class LibraryPage(QWidget):
 
         header.resizeSection(TEMPLATE, widest(names, TEMPLATE, 230))
         header.resizeSection(STATUS, widest(statuses, STATUS, 150))
+        small = QFontMetrics(badge_font(self.table.font()))
+        pill = max(small.horizontalAdvance(badge_label(k, short=True)) for k in BADGE_LABELS)
+        header.resizeSection(SHARED, max(pill + 28, metrics.horizontalAdvance(
+            self.tr(AssetTableModel.COLUMNS[SHARED])) + padding))  # fmt: skip
         header.resizeSection(UPDATED, widest([friendly_time("2026-12-30T23:59:00")], UPDATED, 180))
 
     def _show_sort_indicator(self) -> None:

@@ -1,12 +1,13 @@
-"""Preferences: general settings (idle lock, where new spaces go, theme), and the
-Security page (passphrase, recovery key, key-derivation cost)."""
+"""Preferences: general settings (idle lock, where new spaces go, theme), inbox folders,
+the Security page (passphrase, recovery key, key-derivation cost), and the
+organisations the space is connected to."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -27,7 +28,10 @@ from PySide6.QtWidgets import (
 )
 
 from ui.first_run import PassphraseFields, RecoveryKeyPage, _body
-from ui.theme import error_style
+from ui.library import friendly_time
+from ui.messages import describe_account_problem
+from ui.sync_jobs import AccountView
+from ui.theme import error_style, hint_style
 
 THEME_LABELS = {"system": "Follow the system", "light": "Light", "dark": "Dark"}
 AFTER_LABELS = {
@@ -215,9 +219,12 @@ class SettingsDialog(QDialog):
         capture_layout.addLayout(ignore_form)
         self._update_inbox_buttons()
 
+        self.organisations = OrganisationsPage(unlocked, self.tabs)
+
         self.tabs.addTab(general, self.tr("General"))
         self.tabs.addTab(capture, self.tr("Inbox folders"))
         self.tabs.addTab(security, self.tr("Security"))
+        self.tabs.addTab(self.organisations, self.tr("Organisations"))
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
         self.buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
@@ -345,3 +352,116 @@ class SettingsDialog(QDialog):
         self.tabs.show()
         self.buttons.show()
         self.recovery_intro.setText(self.tr("Your new recovery key is in place."))
+
+
+ACCOUNT_ROLE = Qt.ItemDataRole.UserRole
+
+
+class OrganisationsPage(QWidget):
+    """The workspaces the space is connected to; Connect and Disconnect are requested."""
+
+    connect_requested = Signal()
+    disconnect_requested = Signal(str)  # account id
+
+    def __init__(self, unlocked: bool, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("OrganisationsPage")
+        self.accounts: list[AccountView] = []
+        self.unlocked = unlocked
+
+        self.intro = _body(self.tr(
+            "Organisations you are connected to can receive what you choose to share, and "
+            "send back feedback. Nothing is shared by connecting."), self)  # fmt: skip
+        self.list = QTreeWidget(self)
+        self.list.setObjectName("accounts")
+        self.list.setAccessibleName(self.tr("Connected organisations"))
+        self.list.setHeaderLabels([self.tr("Workspace"), self.tr("Server"),
+                                   self.tr("Signed in as"), self.tr("Last sync")])  # fmt: skip
+        self.list.setRootIsDecorated(False)
+        header = self.list.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for column in (1, 2, 3):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        self.empty = QLabel(self)
+        self.empty.setObjectName("accounts_empty")
+        self.empty.setWordWrap(True)
+        self.empty.setStyleSheet(hint_style())
+        self.problem = QLabel(self)
+        self.problem.setObjectName("account_problem")
+        self.problem.setWordWrap(True)
+        self.problem.setStyleSheet(error_style())
+        self.problem.hide()
+        self.connect_button = QPushButton(self.tr("&Connect…"), self)
+        self.connect_button.setObjectName("connect_account")
+        self.disconnect_button = QPushButton(self.tr("&Disconnect…"), self)
+        self.disconnect_button.setObjectName("disconnect_account")
+
+        self.connect_button.clicked.connect(self.connect_requested)
+        self.disconnect_button.clicked.connect(self._disconnect)
+        self.list.currentItemChanged.connect(lambda *_: self._update())
+
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.connect_button)
+        buttons.addWidget(self.disconnect_button)
+        buttons.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.intro)
+        layout.addWidget(self.list, 1)
+        layout.addWidget(self.empty)
+        layout.addWidget(self.problem)
+        layout.addLayout(buttons)
+        layout.addStretch(0)
+        self.set_accounts([])
+
+    def set_accounts(self, accounts: list[AccountView] | tuple[AccountView, ...]) -> None:
+        current = self.chosen()
+        self.accounts = list(accounts)
+        self.list.clear()
+        for account in accounts:
+            when = friendly_time(account.last_sync) if account.last_sync else self.tr("Never")
+            if account.problem_code:
+                when = self.tr("Stopped")
+            item = QTreeWidgetItem(self.list, [account.workspace_name, account.host,
+                                               account.email, when])  # fmt: skip
+            item.setData(0, ACCOUNT_ROLE, account.id)
+            item.setToolTip(0, self.tr("{org} on {server}, as {role}; this computer is “{device}”")
+                            .format(org=account.workspace_name, server=account.server_url,
+                                    role=account.role, device=account.device_name))  # fmt: skip
+            if current is not None and current.id == account.id:
+                self.list.setCurrentItem(item)
+        first = self.list.topLevelItem(0)
+        if self.list.currentItem() is None and first is not None:
+            self.list.setCurrentItem(first)
+        if not self.unlocked:
+            text = self.tr("Unlock a space to see the organisations it is connected to.")
+        elif not accounts:
+            text = self.tr("Not connected to any organisation. If yours uses Cairn, it gives "
+                           "you a server address and an invite code: choose Connect.")
+        else:
+            text = ""
+        self.empty.setText(text)
+        self.empty.setVisible(bool(text))
+        self.list.setVisible(bool(accounts))
+        self._update()
+
+    def chosen(self) -> AccountView | None:
+        item = self.list.currentItem()
+        wanted = item.data(0, ACCOUNT_ROLE) if item is not None else None
+        return next((a for a in self.accounts if a.id == wanted), None)
+
+    def _update(self) -> None:
+        chosen = self.chosen()
+        self.connect_button.setEnabled(self.unlocked)
+        self.disconnect_button.setEnabled(self.unlocked and chosen is not None)
+        if chosen is not None and chosen.problem_code:
+            self.problem.setText(describe_account_problem(
+                chosen.problem_code, chosen.workspace_name, chosen.problem_message or ""))
+            self.problem.show()
+        else:
+            self.problem.hide()
+
+    def _disconnect(self) -> None:
+        chosen = self.chosen()
+        if chosen is not None:
+            self.disconnect_requested.emit(chosen.id)
