@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QStackedWidget,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -35,6 +36,7 @@ from ui.library import LibraryPage
 from ui.messages import describe
 from ui.preferences import default_space_path
 from ui.settings_dialog import GeneralSettings, SettingsDialog
+from ui.sync_controller import SyncController
 from ui.tasks import TaskRunner
 from ui.theme import apply_theme
 from ui.transfer_dialog import ExportDialog, ImportDialog
@@ -89,6 +91,8 @@ class MainWindow(QMainWindow):
         self.library.set_templates(self.templates)
         self.editing = EditingController(self.runner, self.templates, lambda: self.space, self)
         self.capture = CaptureControl(self.runner, lambda: self.space, self)
+        self.sync = SyncController(self.runner, lambda: self.space, self.editing, self.library,
+                                   self)  # fmt: skip
         self.settings_dialog: SettingsDialog | None = None
         self.transfer_dialog: ExportDialog | ImportDialog | None = None
         self.stack = QStackedWidget(self)
@@ -125,6 +129,9 @@ class MainWindow(QMainWindow):
         self.capture.library_changed.connect(self.refresh_library)
         # Built only when shown: it reads every asset, too much to redo on each autosave.
         self.library.dashboard_shown.connect(self.refresh_dashboard)
+        self.sync.message.connect(lambda text: self.statusBar().showMessage(text, 10000))
+        self.sync.settings_requested.connect(self.show_settings)
+        self.statusBar().addPermanentWidget(self.sync.status_button)
 
         self.idle_timer = QTimer(self)
         self.idle_timer.setObjectName("idle_timer")
@@ -136,7 +143,12 @@ class MainWindow(QMainWindow):
         if application is not None:
             application.installEventFilter(self)
 
-        self.setCentralWidget(self.stack)
+        central = QWidget(self)
+        column = QVBoxLayout(central)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.sync.banner)  # a problem that stopped sync, when there is one
+        column.addWidget(self.stack, 1)
+        self.setCentralWidget(central)
         self.resize(1100, 720)
         geometry = self.settings.value("window/geometry")
         if isinstance(geometry, QByteArray):
@@ -195,6 +207,8 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.import_action)
         file_menu.addAction(self.export_action)
         file_menu.addAction(self.restore_action)
+        file_menu.addSeparator()
+        file_menu.addMenu(self.sync.menu)
         file_menu.addSeparator()
         file_menu.addAction(self.lock_action)
         file_menu.addSeparator()
@@ -411,6 +425,7 @@ class MainWindow(QMainWindow):
 
     def _enter_library(self) -> None:
         self._start_capture()
+        self.sync.start()
         self._show(self.library)
         self._restart_idle_timer()
         self.refresh_library()
@@ -485,6 +500,7 @@ class MainWindow(QMainWindow):
         dialog.change_passphrase_requested.connect(self._change_passphrase)
         dialog.new_recovery_key_requested.connect(self._new_recovery_key)
         dialog.recalibrate_requested.connect(self._recalibrate)
+        self.sync.attach_settings(dialog)
         if self.space is not None:  # a file read: not on the GUI thread
             path = self.space.path
             self.runner.run_store(lambda: Space.read_header(path).kdf,
@@ -641,6 +657,7 @@ class MainWindow(QMainWindow):
     def lock(self) -> None:
         """Forget everything decrypted and return to the unlock screen."""
         self.capture.stop()
+        self.sync.stop()
         self.editing.lock()
         for dialog in (self.settings_dialog, self.transfer_dialog):
             if dialog is not None:

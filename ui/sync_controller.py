@@ -1,0 +1,769 @@
+"""The sync controller: connects the space to organisations' workspaces and carries out
+what the sync dialogs, the editor's Feedback tab and the library request, as jobs on
+the task runner (ui/sync_jobs.py holds them).
+
+Where each job runs: reading and changing the space alone (previews, queueing, retry,
+discard, disconnect, the status of every asset) are store jobs, one at a time in
+order; anything that talks to a server (connect, the background push and pull,
+publishing, revoking, withdrawing) is a network job. While the space is unlocked and
+connected, a background round of push and pull runs at start, after each submission
+is queued, when the outbox says an entry is due again (its backoff is app/syncing's),
+and every few minutes to fetch feedback. Locking stops it: the timer, and the round
+under way at its next step; whatever a stopped round reports is dropped.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QMenu, QMessageBox, QToolButton, QWidget
+
+from app.space import Space
+from app.syncing.accounts import default_device_name
+from app.syncing.disclosure import Preview
+from app.syncing.outbox import PushProgress
+from app.syncing.status import ShareInfo
+from sync.errors import (
+    CertificateRejected,
+    InvalidServerAddress,
+    InviteInvalid,
+    ServerUnreachable,
+    UnexpectedAnswer,
+)
+from ui import sync_jobs
+from ui.connect_dialog import ConnectDialog
+from ui.disclose_dialog import DiscloseDialog
+from ui.editing import EditingController
+from ui.editor import AssetEditor
+from ui.icons import icon
+from ui.library import LibraryPage
+from ui.messages import as_sentence, describe
+from ui.outbox_view import OutboxView
+from ui.settings_dialog import OrganisationsPage, SettingsDialog
+from ui.share_dialog import ShareDialog
+from ui.sync_banner import SyncBanner
+from ui.sync_jobs import AccountView, SyncOutcome, SyncSnapshot
+from ui.tasks import TaskRunner
+
+#: How often a connected, unlocked space asks for feedback when nothing is due sooner.
+PULL_INTERVAL_MS = 5 * 60_000
+#: The shortest pause between two background rounds (an entry due "now" included).
+MIN_WAIT_MS = 2_000
+
+
+class _Relay(QObject):
+    """Progress from a network job's thread, delivered on the GUI thread (queued)."""
+
+    pushed = Signal(object)  # PushProgress
+    shared = Signal(int, int)  # bytes sent, bytes in all
+
+
+class SyncController(QObject):
+    """Everything sync in the desktop app; the window creates it, starts it after unlock
+    and stops it on lock."""
+
+    message = Signal(str)  # for the status bar
+    settings_requested = Signal()  # the Organisations tab of Preferences
+
+    def __init__(
+        self,
+        runner: TaskRunner,
+        space: Callable[[], Space | None],
+        editing: EditingController,
+        library: LibraryPage,
+        window: QWidget,
+    ) -> None:
+        super().__init__(window)
+        self.runner = runner
+        self._space = space
+        self.editing = editing
+        self.library = library
+        self.window = window
+        self.accounts: tuple[AccountView, ...] = ()
+        self.snapshot: SyncSnapshot | None = None
+        self.connect_dialog: ConnectDialog | None = None
+        self.disclose_dialog: DiscloseDialog | None = None
+        self.share_dialog: ShareDialog | None = None
+        self.outbox_view: OutboxView | None = None
+        self.settings_page: OrganisationsPage | None = None
+        self._active = False
+        self._generation = 0  # bumped by start and stop: late results of before are dropped
+        self._cancel = threading.Event()
+        self._syncing = False
+        self._pending: bool | None = None  # a round asked for while one runs: its only_due
+        self._offline = False
+        self._announced: set[str] = set()  # problems already said in the status bar
+        self._progress_text = ""
+        self._wants_organisations_tab = False
+        self._relay = _Relay(self)
+
+        self.banner = SyncBanner(window)
+        self.status_button = QToolButton(window)
+        self.status_button.setObjectName("sync_status")
+        self.status_button.setAutoRaise(True)
+        self.status_button.setIcon(icon("sync"))
+        self.status_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.status_button.hide()
+        self.timer = QTimer(self)
+        self.timer.setObjectName("sync_timer")
+        self.timer.setSingleShot(True)
+        self.menu = QMenu(self.tr("&Organisations"), window)
+        self.menu.setObjectName("organisations_menu")
+        self.connect_action = QAction(self.tr("&Connect to an Organisation…"), self)
+        self.share_action = QAction(icon("share"), self.tr("&Share with an Organisation…"), self)
+        self.share_public_action = QAction(icon("link"), self.tr("Share &Publicly…"), self)
+        self.outbox_action = QAction(self.tr("&Outbox…"), self)
+        self.sync_action = QAction(icon("sync"), self.tr("S&ync Now"), self)
+        for action in (self.connect_action, None, self.share_action, self.share_public_action,
+                       None, self.outbox_action, self.sync_action):  # fmt: skip
+            if action is None:
+                self.menu.addSeparator()
+            else:
+                self.menu.addAction(action)
+                action.setEnabled(False)
+
+        self.connect_action.triggered.connect(lambda: self.show_connect())
+        self.share_action.triggered.connect(lambda: self.share_with_organisation())
+        self.share_public_action.triggered.connect(lambda: self.share_publicly())
+        self.outbox_action.triggered.connect(self.show_outbox)
+        self.sync_action.triggered.connect(lambda: self.sync_now(only_due=False))
+        self.status_button.clicked.connect(self.show_outbox)
+        self.timer.timeout.connect(lambda: self.sync_now())
+        self.banner.reconnect_requested.connect(self.show_connect)
+        self.banner.organisations_requested.connect(self._show_organisations)
+        self._relay.pushed.connect(self._pushed)
+        self._relay.shared.connect(self._shared_progress)
+        editing.editor_opened.connect(self._editor_opened)
+        library.share_requested.connect(self.share_with_organisation)
+        library.share_publicly_requested.connect(self.share_publicly)
+
+    # -------------------------------------------------------------- lifetime
+
+    def start(self) -> None:
+        """The space is unlocked: read its accounts, and sync if it has any."""
+        self._generation += 1
+        self._active = True
+        self._cancel = threading.Event()
+        self._syncing = False
+        self._pending = None
+        self._offline = False
+        self._announced.clear()
+        for action in self.menu.actions():
+            action.setEnabled(True)
+        self.refresh(then_sync=True)
+
+    def stop(self) -> None:
+        """The space is locking: stop syncing, close what shows its data, forget it."""
+        self._generation += 1
+        self._active = False
+        self._cancel.set()
+        self.timer.stop()
+        for dialog in (self.connect_dialog, self.disclose_dialog, self.share_dialog,
+                       self.outbox_view):  # fmt: skip
+            if dialog is not None:
+                dialog.close()
+        self.connect_dialog = self.disclose_dialog = self.share_dialog = None
+        self.outbox_view = None
+        self.accounts, self.snapshot = (), None
+        self.banner.clear()
+        self.status_button.hide()
+        self.library.set_badges({})
+        for action in self.menu.actions():
+            action.setEnabled(False)
+
+    @property
+    def active(self) -> bool:
+        return self._active
+
+    @property
+    def syncing(self) -> bool:
+        """Whether a round of push and pull is under way."""
+        return self._syncing
+
+    def _job(self, space: Space) -> Callable[[Callable[..., None]], Callable[..., None]]:
+        """Wraps a job's callbacks so that they do nothing once the space is locked (or
+        locked and unlocked again) in between."""
+        generation = self._generation
+
+        def guard(callback: Callable[..., None]) -> Callable[..., None]:
+            def guarded(*args: Any) -> None:
+                if generation == self._generation and self._space() is space:
+                    callback(*args)
+
+            return guarded
+
+        return guard
+
+    # --------------------------------------------------------------- reading
+
+    def refresh(self, then_sync: bool = False) -> None:
+        """Read accounts, outbox, badges (and the open editor's feedback) in one store job."""
+        space = self._space()
+        if space is None or not self._active:
+            return
+        editor = self.editing.editor
+        asset_id = editor.record.id if editor is not None and editor.record else None
+        guard = self._job(space)
+
+        def done(result: object) -> None:
+            assert isinstance(result, SyncSnapshot)
+            self._show_snapshot(result)
+            if then_sync and result.accounts:
+                self.sync_now()
+
+        self.runner.run_store(lambda: sync_jobs.snapshot(space, asset_id), on_done=guard(done),
+                              on_error=guard(self._report))  # fmt: skip
+
+    def _show_snapshot(self, snap: SyncSnapshot) -> None:
+        changed = snap.accounts != self.accounts
+        self.snapshot, self.accounts = snap, snap.accounts
+        self.library.set_badges(snap.badges)
+        self.banner.set_accounts(snap.accounts)
+        if self.outbox_view is not None:
+            self.outbox_view.set_entries(snap.entries)
+        if self.settings_page is not None:
+            self.settings_page.set_accounts(snap.accounts)
+        if changed and self.disclose_dialog is not None and not self.disclose_dialog.running:
+            self.disclose_dialog.set_accounts(list(snap.accounts))
+        if changed and self.share_dialog is not None and not self.share_dialog.running:
+            self.share_dialog.set_accounts(list(snap.accounts))
+        editor = self.editing.editor
+        if snap.feedback is not None and editor is not None and editor.record is not None \
+                and editor.record.id == snap.feedback.asset_id:  # fmt: skip
+            editor.feedback.set_view(snap.feedback)
+        self._update_status()
+        self._schedule()
+
+    def _update_status(self) -> None:
+        snap = self.snapshot
+        if snap is None or not (snap.accounts or snap.entries):
+            self.status_button.hide()
+            return
+        if self._syncing:
+            text = self._progress_text or self.tr("Syncing…")
+        elif snap.failed:
+            text = (self.tr("1 not sent") if snap.failed == 1
+                    else self.tr("{n} not sent").format(n=snap.failed))  # fmt: skip
+        elif any(a.problem_code for a in snap.accounts):
+            text = self.tr("Sync stopped")
+        elif snap.waiting and self._offline:
+            text = self.tr("Offline · {n} waiting").format(n=snap.waiting)
+        elif snap.waiting:
+            text = self.tr("{n} waiting to be sent").format(n=snap.waiting)
+        elif self._offline:
+            text = self.tr("Offline")
+        else:
+            synced = [a.last_sync for a in snap.accounts if a.last_sync]
+            text = (self.tr("Synced {time}").format(time=_clock(max(synced))) if synced
+                    else self.tr("Not synced yet"))  # fmt: skip
+        self.status_button.setText(text)
+        self.status_button.setToolTip(self.tr("Workspace sync: {state}. Click to see the "
+                                              "outbox.").format(state=text))  # fmt: skip
+        self.status_button.show()
+
+    # ------------------------------------------------------------ background
+
+    def _schedule(self) -> None:
+        """Wake for the next entry due (app/syncing's backoff decides when) or the next
+        pull, whichever is sooner."""
+        snap = self.snapshot
+        if not self._active or self._syncing or snap is None or not snap.accounts:
+            self.timer.stop()
+            return
+        wait = PULL_INTERVAL_MS
+        if snap.next_due is not None:
+            wait = min(wait, max(MIN_WAIT_MS, int(snap.next_due * 1000)))
+        self.timer.start(wait)
+
+    def sync_now(self, only_due: bool = True) -> None:
+        """A round of push and pull. ``only_due=False`` is a person asking: every queued
+        entry is tried now, and accounts that stopped (a revoked device...) are tried too."""
+        space = self._space()
+        if space is None or not self._active or not self.accounts:
+            return
+        if self._syncing:
+            self._pending = only_due and (self._pending is not False)
+            return
+        chosen = [a.id for a in self.accounts
+                  if not only_due or a.problem_code not in sync_jobs.NEEDS_A_PERSON]  # fmt: skip
+        if not chosen:
+            return
+        self.timer.stop()
+        self._syncing = True
+        self._progress_text = ""
+        self._update_status()
+        relay, cancel, guard = self._relay, self._cancel, self._job(space)
+
+        def done(result: object) -> None:
+            assert isinstance(result, SyncOutcome)
+            self._synced(result)
+
+        def failed(error: BaseException) -> None:
+            self._syncing = False
+            self._report(error)
+            self._after_round()
+
+        self.runner.run_network(
+            lambda: sync_jobs.run_sync(space, chosen, only_due=only_due,
+                                       progress=relay.pushed.emit, cancelled=cancel),
+            on_done=guard(done), on_error=guard(failed))  # fmt: skip
+
+    def _synced(self, outcome: SyncOutcome) -> None:
+        self._syncing = False
+        self._progress_text = ""
+        report = outcome.report
+        self._offline = any(a.push.unreachable or (a.pull is not None and a.pull.unreachable)
+                            for a in report.accounts)  # fmt: skip
+        names = {a.id: a.workspace_name for a in self.accounts}
+        notes = []
+        if outcome.delivered:
+            notes.append(self.tr("Delivered 1 submission.") if outcome.delivered == 1
+                         else self.tr("Delivered {n} submissions.").format(n=outcome.delivered))
+        for account_id, count in outcome.new_feedback.items():
+            org = names.get(account_id, "")
+            notes.append(self.tr("New feedback from {org}.").format(org=org) if count == 1
+                         else self.tr("{n} new pieces of feedback from {org}.").format(
+                             n=count, org=org))  # fmt: skip
+        problems = set(report.problems)
+        fresh = problems - self._announced
+        self._announced = problems
+        if fresh:
+            notes.append(as_sentence(sorted(fresh)[0]))
+        if notes:
+            self.message.emit(" ".join(notes))
+        self._after_round()
+
+    def _after_round(self) -> None:
+        pending, self._pending = self._pending, None
+        self.refresh()
+        if pending is not None:
+            self.sync_now(only_due=pending)
+
+    def _pushed(self, progress: object) -> None:
+        if not isinstance(progress, PushProgress) or not self._active:
+            return
+        if progress.phase == "uploading" and progress.total > 0:
+            percent = int(100 * progress.done / progress.total)
+            self._progress_text = self.tr("Sending… {p} %").format(p=percent)
+        elif progress.phase == "submitting":
+            self._progress_text = self.tr("Sending…")
+        self._update_status()
+        editor = self.editing.editor
+        if editor is not None and editor.record is not None \
+                and editor.record.id in progress.asset_ids:  # fmt: skip
+            editor.feedback.show_progress(progress.entry_id, progress.phase, progress.done,
+                                          progress.total, progress.message)  # fmt: skip
+
+    # --------------------------------------------------------------- connect
+
+    def show_connect(self, address: str = "") -> None:
+        if not self._active:
+            return
+        if self.connect_dialog is not None:
+            self.connect_dialog.raise_()
+            self.connect_dialog.activateWindow()
+            return
+        dialog = ConnectDialog(default_device_name(), self.window, address)
+        self.connect_dialog = dialog
+        dialog.connect_requested.connect(
+            lambda url, code, name: self._connect(dialog, url, code, name))
+        dialog.finished.connect(lambda _r: self._closed("connect_dialog", dialog))
+        dialog.open()
+
+    def _connect(self, dialog: ConnectDialog, url: str, code: str, name: str) -> None:
+        space = self._space()
+        if space is None:
+            return
+        guard = self._job(space)
+
+        def done(result: object) -> None:
+            assert isinstance(result, AccountView)
+            if dialog.isVisible():
+                dialog.connected(result)
+                self.message.emit(self.tr("Connected to {org}. Nothing is shared until you "
+                                          "choose to.").format(org=result.workspace_name))
+            else:  # the invite is spent: keeping the account is the honest outcome
+                self.message.emit(self.tr(
+                    "{org} was connected after all (the server answered after Cancel). "
+                    "Disconnect it in Preferences ▸ Organisations if you did not mean to."
+                ).format(org=result.workspace_name))  # fmt: skip
+            self.refresh(then_sync=True)
+
+        def failed(error: BaseException) -> None:
+            if dialog.isVisible():
+                dialog.failed(describe(error), _field_to_fix(error))
+
+        self.runner.run_network(lambda: sync_jobs.connect_account(space, url, code, name),
+                                on_done=guard(done), on_error=guard(failed))  # fmt: skip
+
+    def disconnect_account(self, account_id: str) -> None:
+        space = self._space()
+        account = next((a for a in self.accounts if a.id == account_id), None)
+        if space is None or account is None:
+            return
+        text = self.tr(
+            "Disconnect from {org}?\n\nThis computer's connection is forgotten, and nothing "
+            "more is sent to {org} or received from it. Receipts, feedback and decisions "
+            "already in your space are kept. Submissions not yet delivered stay in the outbox "
+            "until you connect this workspace again.").format(org=account.label)  # fmt: skip
+        if not self.confirm(self.tr("Disconnect"), text, self.tr("&Disconnect")):
+            return
+        guard = self._job(space)
+
+        def done(waiting: object) -> None:
+            text = self.tr("Disconnected from {org}. Receipts and feedback stay in your "
+                           "space.").format(org=account.workspace_name)  # fmt: skip
+            if isinstance(waiting, int) and waiting:
+                text += " " + self.tr("{n} submission(s) not yet delivered wait in the outbox "
+                                      "until you connect again.").format(n=waiting)  # fmt: skip
+            self.message.emit(text)
+            self.refresh()
+
+        self.runner.run_store(lambda: sync_jobs.disconnect_account(space, account_id),
+                              on_done=guard(done), on_error=guard(self._report))  # fmt: skip
+
+    def attach_settings(self, dialog: SettingsDialog) -> None:
+        """Preferences is open: its Organisations tab lists the accounts and asks here."""
+        page = dialog.organisations
+        self.settings_page = page
+        page.connect_requested.connect(lambda: self.show_connect())
+        page.disconnect_requested.connect(self.disconnect_account)
+        page.set_accounts(self.accounts)
+        dialog.finished.connect(lambda _r: self._closed("settings_page", page))
+        if self._wants_organisations_tab:
+            self._wants_organisations_tab = False
+            dialog.tabs.setCurrentWidget(page)
+        self.refresh()
+
+    def _show_organisations(self) -> None:
+        self._wants_organisations_tab = True
+        self.settings_requested.emit()
+
+    # ------------------------------------------------------------- disclose
+
+    def _chosen_assets(self) -> list[str] | None:
+        """What the menu actions act on: the asset in the editor if it is shown, else the
+        items chosen in the library. None when the editor's asset cannot be saved yet."""
+        editor = self.editing.editor
+        if editor is not None and editor.isVisible():
+            return None
+        return self.library.chosen_ids()
+
+    def _with_chosen(self, asset_ids: Sequence[str] | None,
+                     action: Callable[[list[str]], None]) -> None:  # fmt: skip
+        if not self._active:
+            return
+        if asset_ids:
+            action(list(asset_ids))
+            return
+        chosen = self._chosen_assets()
+        if chosen is None and self.editing.editor is not None:
+            self._from_editor(self.editing.editor, action)
+        elif chosen:
+            action(chosen)
+        else:
+            self.message.emit(self.tr("Choose one or more items in the library first."))
+
+    def _from_editor(self, editor: AssetEditor, action: Callable[[list[str]], None]) -> None:
+        """Act on the editor's asset once what is on screen is saved (sharing sends what is
+        stored, so the person must see that it is what they wrote)."""
+        if editor.dirty and editor.record is not None:
+            editor.save_now()  # a store job: it lands before the preview is read
+            if editor.show_problems():
+                self.message.emit(self.tr("Fix what is marked first: the item is shared as "
+                                          "saved."))  # fmt: skip
+                return
+
+        def then() -> None:
+            if editor.record is not None:
+                action([editor.record.id])
+
+        if not editor.when_saved(then):
+            self.message.emit(self.tr("Fix what is marked first: the item must be saved "
+                                      "before it can be shared."))  # fmt: skip
+
+    def share_with_organisation(self, asset_ids: Sequence[str] | None = None) -> None:
+        """Open the disclosure dialog for these assets (or the chosen ones)."""
+        self._with_chosen(asset_ids, self._read_titles_then(self._open_disclose))
+
+    def _read_titles_then(self, then: Callable[[list[str], list[str], Any], None],
+                          with_shares: bool = False) -> Callable[[list[str]], None]:  # fmt: skip
+        def read(ids: list[str]) -> None:
+            space = self._space()
+            if space is None:
+                return
+            guard = self._job(space)
+
+            def job() -> tuple[list[tuple[str, str]], list[ShareInfo]]:
+                titles = sync_jobs.asset_titles(space, ids)
+                return titles, (sync_jobs.share_list(space, ids) if with_shares else [])
+
+            def done(result: Any) -> None:
+                titles, shares = result
+                then(ids, [t or self.tr("Untitled") for _i, t in titles], shares)
+
+            self.runner.run_store(job, on_done=guard(done), on_error=guard(self._report))
+
+        return read
+
+    def _open_disclose(self, ids: list[str], titles: list[str], _shares: object) -> None:
+        if self.disclose_dialog is not None:
+            self.disclose_dialog.close()
+        dialog = DiscloseDialog(titles, [], self.window)
+        self.disclose_dialog = dialog
+        dialog.preview_requested.connect(
+            lambda account, point, tags: self._preview(dialog, ids, account, point, tags))
+        dialog.confirm_requested.connect(lambda shown: self._queue(dialog, shown))
+        dialog.refresh_requested.connect(lambda account: self._refresh_points(dialog, account))
+        dialog.connect_requested.connect(lambda: self.show_connect())
+        dialog.finished.connect(lambda _r: self._closed("disclose_dialog", dialog))
+        dialog.set_accounts(list(self.accounts))
+        dialog.open()
+        if not self.accounts:
+            self.show_connect()
+
+    def _preview(self, dialog: DiscloseDialog, ids: list[str], account_id: str, point_id: str,
+                 include_tags: bool) -> None:  # fmt: skip
+        space = self._space()
+        if space is None:
+            return
+        guard = self._job(space)
+        self.runner.run_store(
+            lambda: sync_jobs.make_preview(space, ids, account_id, point_id, include_tags),
+            on_done=guard(dialog.show_preview),
+            on_error=guard(lambda error: dialog.preview_failed(describe(error))))  # fmt: skip
+
+    def _queue(self, dialog: DiscloseDialog, shown: object) -> None:
+        space = self._space()
+        if space is None or not isinstance(shown, Preview):
+            return
+        guard = self._job(space)
+
+        def done(_entry: object) -> None:
+            dialog.queued()
+            self.message.emit(self.tr(
+                "Signed and queued for {point} in {org}. It is sent in the background; File ▸ "
+                "Organisations ▸ Outbox shows how it is going.").format(
+                    point=shown.point_name, org=shown.workspace_name))  # fmt: skip
+            self.refresh()
+            self.sync_now()
+
+        self.runner.run_store(
+            lambda: sync_jobs.queue(space, shown), on_done=guard(done),
+            on_error=guard(lambda error: dialog.queue_failed(describe(error))))  # fmt: skip
+
+    def _refresh_points(self, dialog: DiscloseDialog, account_id: str) -> None:
+        space = self._space()
+        if space is None:
+            return
+        guard = self._job(space)
+
+        def done(view: object) -> None:
+            assert isinstance(view, AccountView)
+            self.accounts = tuple(view if a.id == view.id else a for a in self.accounts)
+            dialog.refreshed(list(self.accounts))
+            self.refresh()
+
+        self.runner.run_network(
+            lambda: sync_jobs.refresh_points(space, account_id), on_done=guard(done),
+            on_error=guard(lambda error: dialog.refreshed(None, describe(error))))  # fmt: skip
+
+    # ----------------------------------------------------- share publicly
+
+    def share_publicly(self, asset_ids: Sequence[str] | None = None) -> None:
+        """Open the public-page dialog for these assets (or the chosen ones)."""
+        self._with_chosen(asset_ids, self._read_titles_then(self._open_share, with_shares=True))
+
+    def _open_share(self, ids: list[str], titles: list[str], shares: Any) -> None:
+        if self.share_dialog is not None:
+            self.share_dialog.close()
+        dialog = ShareDialog(titles, [], self.window)
+        self.share_dialog = dialog
+        dialog.preview_requested.connect(lambda account: self._share_preview(dialog, ids, account))
+        dialog.publish_requested.connect(
+            lambda shown, title, comments, expiry: self._publish(dialog, shown, title, comments,
+                                                                 expiry))  # fmt: skip
+        dialog.revoke_requested.connect(lambda share_id: self._revoke(dialog, share_id))
+        dialog.connect_requested.connect(lambda: self.show_connect())
+        dialog.finished.connect(lambda _r: self._closed("share_dialog", dialog))
+        dialog.set_shares(list(shares))
+        dialog.set_accounts(list(self.accounts))
+        dialog.open()
+        if not self.accounts:
+            self.show_connect()
+
+    def _share_preview(self, dialog: ShareDialog, ids: list[str], account_id: str) -> None:
+        space = self._space()
+        if space is None:
+            return
+        guard = self._job(space)
+        self.runner.run_store(
+            lambda: sync_jobs.make_preview(space, ids, account_id, "", False),
+            on_done=guard(dialog.show_preview),
+            on_error=guard(lambda error: dialog.preview_failed(describe(error))))  # fmt: skip
+
+    def _publish(self, dialog: ShareDialog, shown: object, title: str, comments: bool,
+                 expiry: object) -> None:  # fmt: skip
+        space = self._space()
+        if space is None or not isinstance(shown, Preview):
+            return
+        guard = self._job(space)
+        expires_at = expiry if isinstance(expiry, datetime) else None
+        relay = self._relay
+
+        def done(share: object) -> None:
+            assert isinstance(share, ShareInfo)
+            dialog.published(share)
+            self.refresh()
+
+        self.runner.run_network(
+            lambda: sync_jobs.publish(space, shown, title, comments, expires_at,
+                                      progress=relay.shared.emit),
+            on_done=guard(done), on_error=guard(lambda e: dialog.failed(describe(e))))  # fmt: skip
+
+    def _shared_progress(self, done: int, total: int) -> None:
+        if self.share_dialog is not None:
+            self.share_dialog.progressed(done, total)
+
+    def _revoke(self, dialog: ShareDialog, share_id: str) -> None:
+        space = self._space()
+        if space is None:
+            return
+        if not self.confirm(self.tr("Revoke"), self.tr(
+                "Take this page down? Its link stops working for everyone, for good. You can "
+                "publish a new page later."), self.tr("&Revoke")):  # fmt: skip
+            return
+        guard = self._job(space)
+        dialog.begin(self.tr("Taking the page down…"))
+
+        def done(share: object) -> None:
+            assert isinstance(share, ShareInfo)
+            dialog.revoked(share)
+            self.refresh()
+
+        self.runner.run_network(lambda: sync_jobs.revoke(space, share_id), on_done=guard(done),
+                                on_error=guard(lambda e: dialog.failed(describe(e))))  # fmt: skip
+
+    # ------------------------------------------------ outbox and feedback
+
+    def show_outbox(self) -> None:
+        if not self._active:
+            return
+        if self.outbox_view is None:
+            view = OutboxView(self.window)
+            self.outbox_view = view
+            view.retry_requested.connect(self.retry)
+            view.discard_requested.connect(self.discard)
+            view.sync_requested.connect(lambda: self.sync_now(only_due=False))
+            view.finished.connect(lambda _r: self._closed("outbox_view", view))
+        if self.snapshot is not None:
+            self.outbox_view.set_entries(self.snapshot.entries)
+        self.outbox_view.open()
+        self.outbox_view.raise_()
+        self.refresh()
+
+    def retry(self, entry_ids: str | list[str]) -> None:
+        space = self._space()
+        ids = [entry_ids] if isinstance(entry_ids, str) else list(entry_ids)
+        if space is None or not ids:
+            return
+        guard = self._job(space)
+
+        def done(_count: object) -> None:
+            self.message.emit(self.tr("Queued again; it is being sent."))
+            self.refresh()
+            self.sync_now(only_due=False)
+
+        self.runner.run_store(lambda: sync_jobs.retry_entries(space, ids), on_done=guard(done),
+                              on_error=guard(self._report))  # fmt: skip
+
+    def discard(self, entry_id: str) -> None:
+        space = self._space()
+        if space is None:
+            return
+        if not self.confirm(self.tr("Discard"), self.tr(
+                "Take this submission out of the outbox? It has not been delivered, and it will "
+                "not be sent. Your items stay as they are in your space."),
+                self.tr("&Discard")):  # fmt: skip
+            return
+        guard = self._job(space)
+
+        def done(_result: object) -> None:
+            self.message.emit(self.tr("Taken out of the outbox."))
+            self.refresh()
+
+        self.runner.run_store(lambda: sync_jobs.discard_entry(space, entry_id),
+                              on_done=guard(done), on_error=guard(self._report))  # fmt: skip
+
+    def withdraw(self, receipt_id: str, point: str) -> None:
+        space = self._space()
+        if space is None:
+            return
+        if not self.confirm(self.tr("Withdraw"), self.tr(
+                "Withdraw your submission to {point}? Reviewers will no longer see it. Your "
+                "items, and the receipt of what you sent, stay in your space.").format(
+                    point=point), self.tr("&Withdraw")):  # fmt: skip
+            return
+        guard = self._job(space)
+
+        def done(_status: object) -> None:
+            self.message.emit(self.tr("Withdrawn from {point}.").format(point=point))
+            self.refresh()
+
+        self.runner.run_network(lambda: sync_jobs.withdraw_submission(space, receipt_id),
+                                on_done=guard(done), on_error=guard(self._report))  # fmt: skip
+
+    def _editor_opened(self, editor: object) -> None:
+        if not isinstance(editor, AssetEditor):
+            return
+        editor.share_requested.connect(
+            lambda: self._from_editor(editor, self._read_titles_then(self._open_disclose)))
+        editor.share_publicly_requested.connect(lambda: self._from_editor(
+            editor, self._read_titles_then(self._open_share, with_shares=True)))  # fmt: skip
+        editor.feedback.retry_requested.connect(self.retry)
+        editor.feedback.discard_requested.connect(self.discard)
+        editor.feedback.withdraw_requested.connect(self.withdraw)
+        if editor.record is not None:
+            self.refresh()
+
+    # ---------------------------------------------------------------- helpers
+
+    def confirm(self, title: str, text: str, action: str) -> bool:
+        """Ask before something that cannot be undone; Cancel is the default."""
+        box = QMessageBox(QMessageBox.Icon.Question, title, text,
+                          QMessageBox.StandardButton.Cancel, self.window)  # fmt: skip
+        box.setObjectName("sync_confirm")
+        go = box.addButton(action, QMessageBox.ButtonRole.DestructiveRole)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        return box.clickedButton() is go
+
+    def _closed(self, name: str, widget: object) -> None:
+        if getattr(self, name) is widget:
+            setattr(self, name, None)
+
+    def _report(self, error: BaseException) -> None:
+        self.message.emit(describe(error))
+
+
+def _field_to_fix(error: BaseException) -> str:
+    if isinstance(error, InviteInvalid):
+        return "code"
+    if isinstance(error, InvalidServerAddress | ServerUnreachable | UnexpectedAnswer
+                  | CertificateRejected):  # fmt: skip
+        return "address"
+    return ""
+
+
+def _clock(iso: str) -> str:
+    try:
+        moment = datetime.fromisoformat(iso).astimezone()
+    except ValueError:
+        return ""
+    return moment.strftime("%H:%M")
+
