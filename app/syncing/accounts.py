@@ -55,6 +55,8 @@ class Account:
     #: The last problem that stopped sync for the whole account (a revoked device, a
     #: server key that changed...), as {"code", "message", "at"}; cleared by success.
     problem: dict[str, Any] | None = None
+    #: A CA bundle to trust the server's certificate with (a private CA), if one was given.
+    ca_bundle: str | None = None
 
     @property
     def host(self) -> str:
@@ -184,8 +186,21 @@ def client_for(
     options: dict[str, Any] = {"piece_bytes": piece_bytes} if piece_bytes else {}
     return WorkspaceClient(
         account.server_url, token=account.device_token, pinned_key=account.keys.current,
-        earlier_keys=account.keys.earlier, timeout=timeout, ca_bundle=ca_bundle,
+        earlier_keys=account.keys.earlier, timeout=timeout,
+        ca_bundle=ca_bundle or (Path(account.ca_bundle) if account.ca_bundle else None),
         on_keys_changed=keep, **options,
+    )  # fmt: skip
+
+
+def companion_client(account: Account, like: WorkspaceClient) -> WorkspaceClient:
+    """Another client like ``like`` (address, token, keys, timeouts, piece size), for
+    another thread: a client is not to be shared between threads."""
+    keys = like.keys or account.keys
+    return WorkspaceClient(
+        like.base_url, token=like.token, pinned_key=keys.current, earlier_keys=keys.earlier,
+        timeout=like.timeout, piece_bytes=like.piece_bytes,
+        ca_bundle=Path(account.ca_bundle) if account.ca_bundle else None,
+        on_keys_changed=like.on_keys_changed,
     )  # fmt: skip
 
 
@@ -253,6 +268,7 @@ def connect(
         points=points_from(info) if info else (previous.points if previous else []),
         cursor=previous.cursor if previous else 0,
         connected_at=now,
+        ca_bundle=str(Path(ca_bundle).absolute()) if ca_bundle else None,
     )
     records = [account.to_record()]
     # The same server's other accounts follow a key it rotated to meanwhile.

@@ -22,6 +22,8 @@ import io
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import IO, Any, Literal, cast
@@ -33,6 +35,7 @@ from app.syncing.accounts import (
     Account,
     account_problem,
     client_for,
+    companion_client,
     get_account,
     save_account,
 )
@@ -62,6 +65,8 @@ DEFAULT_BACKOFF = Backoff(base=2.0, cap=600.0)
 #: submissions do not wait for a thousand disk syncs.
 RECEIPT_BATCH = 25
 RECEIPT_BATCH_SECONDS = 0.5
+#: Threads uploading the attachments of the next entries while one is submitted.
+UPLOAD_WORKERS = 2
 
 _in_flight: set[str] = set()
 _in_flight_lock = threading.Lock()
@@ -297,6 +302,7 @@ def push(
     backoff: Backoff = DEFAULT_BACKOFF,
     progress: Callable[[PushProgress], None] | None = None,
     cancelled: Callable[[], bool] | None = None,
+    upload_workers: int = UPLOAD_WORKERS,
 ) -> PushReport:
     """Send the account's queued entries, oldest first; returns what became of them.
 
@@ -304,8 +310,13 @@ def push(
     person who asks to sync now passes False). Nothing is raised for what the server or
     the network does: it is in the report, and in the entries (for a failure of one
     submission) or the account's ``problem`` (for a revoked device or a server whose
-    key changed, which stop the account; its entries stay queued). Safe to call from a
-    worker thread with its own client; one push per account at a time.
+    key changed, which stop the account; its entries stay queued).
+
+    Submissions go one by one in queue order (the first of two for a point that takes
+    one is the one that counts), on ``client``; the attachments of the next few entries
+    are uploaded meanwhile by ``upload_workers`` threads with clients of their own, so
+    reading the space and the network overlap. ``progress`` may be called from those
+    threads. Call from a worker thread, one push per account at a time.
     """
     report = PushReport(account.id)
     moment = now()
@@ -318,15 +329,28 @@ def push(
     if not due:
         return report
     tell = progress or (lambda _event: None)
-    own_client = client is None
-    active = client or client_for(space, account)
-    batch = _ReceiptBatch(space, tell)
-    try:
+    stop = threading.Event()
+
+    def stopped() -> bool:
+        return stop.is_set() or (cancelled is not None and cancelled())
+
+    with ExitStack() as cleanup:
+        active = client or cleanup.enter_context(client_for(space, account))
+        uploads = cleanup.enter_context(
+            _Uploads(space, account, active, max(0, upload_workers), tell, stopped)
+        )
+        cleanup.callback(stop.set)  # (runs first) workers take nothing new on the way out
+        batch = _ReceiptBatch(space, tell)
+        cleanup.callback(batch.flush)  # whatever happens, receipts received are kept
         for index, record in enumerate(due):
-            if cancelled is not None and cancelled():
+            if stopped():
                 break
+            uploads.prepare(due[index : index + uploads.ahead + 1])
             with _sending(record.id):
-                outcome = _push_one(space, active, record, tell)
+                failed = uploads.result(record)
+                outcome = _submit(active, record, tell) if failed is None else failed
+            if isinstance(outcome, _Stopped):  # cancelled meanwhile: nothing was tried
+                break
             if isinstance(outcome, tuple):
                 batch.add(*outcome)
                 report.delivered.append(record.id)
@@ -341,19 +365,110 @@ def push(
             if is_retryable(outcome) or isinstance(outcome, UnexpectedAnswer):
                 # The server or the network is not there for now: every entry still due
                 # waits, each by its own backoff, rather than being tried one by one.
-                rest = due[index:]
-                _wait(space, rest, outcome, now(), backoff, report, tell)
+                stop.set()
+                _wait(space, due[index:], outcome, now(), backoff, report, tell)
                 report.unreachable = True
                 break
             _fail(space, record, outcome, report, tell)
-        batch.flush()
-    finally:
-        if own_client:
-            active.close()
     if report.delivered and account.problem:
         account.problem = None
         save_account(space, account)
     return report
+
+
+class _Uploads:
+    """The attachments of the entries about to be submitted, uploaded ahead on worker
+    threads, each with a client of its own (one ``requests`` session per thread). With
+    no workers, each entry's attachments are uploaded when it is its turn."""
+
+    def __init__(
+        self, space: Space, account: Account, client: WorkspaceClient, workers: int,
+        tell: Callable[[PushProgress], None], stopped: Callable[[], bool],
+    ) -> None:  # fmt: skip
+        self.space = space
+        self.account = account
+        self.client = client
+        self.tell = tell
+        self.stopped = stopped
+        self.ahead = workers
+        self._futures: dict[str, Future[Exception | None]] = {}
+        self._local = threading.local()
+        self._clients: list[WorkspaceClient] = []
+        self._lock = threading.Lock()
+        self._pool = (
+            ThreadPoolExecutor(workers, thread_name_prefix="cairn-upload") if workers else None
+        )
+
+    def __enter__(self) -> _Uploads:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._pool is not None:
+            # Uploads under way finish their piece (or fail); none is started any more.
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        for client in self._clients:
+            client.close()
+
+    def prepare(self, records: list[SyncRecord]) -> None:
+        """Start uploading for these entries (the next ones in the queue), if not yet."""
+        if self._pool is None:
+            return
+        for record in records:
+            if record.id not in self._futures:
+                self._futures[record.id] = self._pool.submit(self._upload, record, None)
+
+    def result(self, record: SyncRecord) -> Exception | None:
+        """Wait for an entry's attachments (or upload them now, with no workers): None
+        once the server has them all, else what went wrong."""
+        future = self._futures.pop(record.id, None)
+        if future is None:
+            return self._upload(record, self.client)
+        return future.result()
+
+    def _upload(self, record: SyncRecord, client: WorkspaceClient | None) -> Exception | None:
+        if self.stopped():
+            return _Stopped("stopped before this entry's attachments were sent")
+        try:
+            _upload_attachments(self.space, client or self._thread_client(), record, self.tell)
+        except (SyncError, StoreError) as exc:
+            return exc
+        return None
+
+    def _thread_client(self) -> WorkspaceClient:
+        client: WorkspaceClient | None = getattr(self._local, "client", None)
+        if client is None:
+            client = companion_client(self.account, self.client)
+            self._local.client = client
+            with self._lock:
+                self._clients.append(client)
+        return client
+
+
+class _Stopped(SyncError):
+    """An upload that was not started because the push stopped (never reported)."""
+
+    retryable = True
+
+
+def _upload_attachments(
+    space: Space, client: WorkspaceClient, record: SyncRecord,
+    tell: Callable[[PushProgress], None],
+) -> None:  # fmt: skip
+    data = record.data
+    asset_ids = tuple(record.asset_ids)
+    total = int(data.get("attachment_bytes", 0))
+    sent_before = 0
+    for upload in data.get("attachments", []):
+        size = int(upload["size"])
+
+        def report(done: int, _size: int, base: int = sent_before) -> None:
+            tell(PushProgress(record.id, asset_ids, "uploading", base + done, total))
+
+        def opener(attachment_id: str = upload["attachment_id"], size: int = size) -> IO[bytes]:
+            return open_attachment(space, attachment_id, size)
+
+        client.upload(upload["sha256"], size, opener, report)
+        sent_before += size
 
 
 @dataclass
@@ -404,30 +519,17 @@ def _is_due(record: SyncRecord, moment: datetime) -> bool:
     return due is None or due <= moment
 
 
-def _push_one(
-    space: Space, client: WorkspaceClient, record: SyncRecord, tell: Callable[[PushProgress], None]
+def _submit(
+    client: WorkspaceClient, record: SyncRecord, tell: Callable[[PushProgress], None]
 ) -> tuple[SyncRecord, SyncRecord] | Exception:
-    """Upload and submit one entry; the (delivered entry, receipt) records, or the error."""
-    data = record.data
-    asset_ids = tuple(record.asset_ids)
-    total = int(data.get("attachment_bytes", 0))
-    sent_before = 0
+    """Send one entry's signed submission (its attachments are on the server); the
+    (delivered entry, receipt) records, or the error."""
+    total = int(record.data.get("attachment_bytes", 0))
+    tell(PushProgress(record.id, tuple(record.asset_ids), "submitting", total, total))
     try:
-        for upload in data.get("attachments", []):
-            size = int(upload["size"])
-
-            def report(done: int, _size: int, base: int = sent_before) -> None:
-                tell(PushProgress(record.id, asset_ids, "uploading", base + done, total))
-
-            def opener(attachment_id: str = upload["attachment_id"], size: int = size) -> IO[bytes]:
-                return open_attachment(space, attachment_id, size)
-
-            client.upload(upload["sha256"], size, opener, report)
-            sent_before += size
-        tell(PushProgress(record.id, asset_ids, "submitting", total, total))
-        signed = SignedDocument.model_validate(data["document"])
+        signed = SignedDocument.model_validate(record.data["document"])
         answer, receipt = client.submit(signed)
-    except (SyncError, StoreError) as exc:
+    except SyncError as exc:
         return exc
     return _delivered(record, signed, answer, receipt)
 
