@@ -1330,7 +1330,9 @@ class Runner:
         for s in status.submissions:
             received = f", received {_when(s.receipt.received_at)}" if s.receipt else ""
             reason = f": {s.reason}" if s.reason else ""
-            self.out.line(f"  {s.state} to {s.point_name} ({s.workspace_name}){received}{reason}")
+            where = {"queued": "queued for", "sending": "being sent to", "failed": "failed for",
+                     "withdrawn": "withdrawn from"}.get(s.state, f"{s.state} to")  # fmt: skip
+            self.out.line(f"  {where} {s.point_name} ({s.workspace_name}){received}{reason}")
         if status.decision is not None and status.decision.decision:
             label = DECISION_LABELS.get(status.decision.decision, status.decision.decision)
             self.out.line(f"  Decision: {label} ({status.decision.author}, "

@@ -339,7 +339,7 @@ def push(
         uploads = cleanup.enter_context(
             _Uploads(space, account, active, max(0, upload_workers), tell, stopped)
         )
-        cleanup.callback(stop.set)  # (runs first) workers take nothing new on the way out
+        cleanup.callback(stop.set)  # before the uploads are waited for: start nothing new
         batch = _ReceiptBatch(space, tell)
         cleanup.callback(batch.flush)  # whatever happens, receipts received are kept
         for index, record in enumerate(due):

@@ -411,7 +411,7 @@ def test_the_commands_connect_submit_sync_and_show_feedback(
 
     withdrawn = cli("withdraw", space_path, submission_id)
     assert withdrawn.code == 0, withdrawn.err
-    assert "withdrawn to Q3 evidence" in cli("feedback", space_path, plan).out
+    assert "withdrawn from Q3 evidence" in cli("feedback", space_path, plan).out
     with server.session() as session:
         assert session.get(Submission, submission_id).status == "withdrawn"  # type: ignore[union-attr]
 

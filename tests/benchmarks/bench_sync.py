@@ -22,11 +22,12 @@ as ``cairn submit`` does. Then it measures:
 
 The server stores each file once: the first upload of a file is moved into its blob
 store, a later one by another member (each member must send the bytes they name) is
-checked and dropped. So a first baseline runs before the push and stores the files;
-the push and a second baseline then upload files the server already has, as equals,
-and the ratio push / second baseline is the figure (the target is at most 1.5). It
-prints the times, throughput and the CPU used here and by the server, then checks
-that the server holds every submission exactly once.
+checked and dropped. So a baseline runs before the push (and stores the files) and
+another after it (as the push found them); the figure is the ratio of the push to
+the faster of the two (the target is at most 1.5): on a machine that is busy with
+something else now and then, a slow baseline can only make it look worse. It prints
+the times, throughput and the CPU used here and by the server, then checks that the
+server holds every submission exactly once.
 """
 
 from __future__ import annotations
@@ -128,19 +129,21 @@ def _run(
         if len(report.delivered) != submissions or report.failed or report.waiting:
             print(f"push did not deliver everything: {report}", file=sys.stderr)
             return None
-    baseline, baseline_cpu = _baseline(server, org, files)
+    second, second_cpu = _baseline(server, org, files)
 
-    ratio = pushed / baseline
+    # Against the faster baseline: a machine busy with something else during one run
+    # can only make the ratio look worse, never better.
+    ratio = pushed / min(first, second)
     mb = total / MB
     per = pushed / submissions * 1000
     print(f"  baseline, files new to the server:  {first:6.2f} s  {mb / first:5.1f} MB/s")
     print(f"  push (cairn sync):                  {pushed:6.2f} s  {mb / pushed:5.1f} MB/s "
           f"({per:.1f} ms per submission, {workers} upload worker(s))")  # fmt: skip
-    print(f"  baseline, as the push found them:   {baseline:6.2f} s  {mb / baseline:5.1f} MB/s")
-    print(f"  ratio push / baseline:              {ratio:6.2f}  (target: at most 1.5; "
-          f"{pushed / first:.2f} against the first baseline)")  # fmt: skip
-    print(f"  CPU seconds, here + server:          push {push_cpu[0]:.1f} + {push_cpu[1]:.1f}, "
-          f"baseline {baseline_cpu[0]:.1f} + {baseline_cpu[1]:.1f}")  # fmt: skip
+    print(f"  baseline, as the push found them:   {second:6.2f} s  {mb / second:5.1f} MB/s")
+    print(f"  ratio push / faster baseline:       {ratio:6.2f}  (target: at most 1.5)")
+    print(f"  CPU seconds, here + server:         push {push_cpu[0]:.1f} + {push_cpu[1]:.1f}, "
+          f"baselines {first_cpu[0]:.1f} + {first_cpu[1]:.1f} and "
+          f"{second_cpu[0]:.1f} + {second_cpu[1]:.1f}")  # fmt: skip
     with server.session() as session:
         stored = session.exec(
             select(func.count()).select_from(Submission)
