@@ -21,7 +21,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QMenu, QMessageBox, QToolButton, QWidget
+from PySide6.QtWidgets import QApplication, QMenu, QMessageBox, QToolButton, QWidget
 
 from app.space import Space
 from app.syncing.accounts import default_device_name
@@ -241,7 +241,7 @@ class SyncController(QObject):
 
     def _update_status(self) -> None:
         snap = self.snapshot
-        if snap is None or not (snap.accounts or snap.entries):
+        if snap is None or not (snap.accounts or snap.waiting or snap.failed):
             self.status_button.hide()
             return
         if self._syncing:
@@ -734,9 +734,11 @@ class SyncController(QObject):
     # ---------------------------------------------------------------- helpers
 
     def confirm(self, title: str, text: str, action: str) -> bool:
-        """Ask before something that cannot be undone; Cancel is the default."""
+        """Ask before something that cannot be undone; Cancel is the default. The box sits
+        on the dialog that asked, if one did."""
+        parent = QApplication.activeModalWidget() or self.window
         box = QMessageBox(QMessageBox.Icon.Question, title, text,
-                          QMessageBox.StandardButton.Cancel, self.window)  # fmt: skip
+                          QMessageBox.StandardButton.Cancel, parent)  # fmt: skip
         box.setObjectName("sync_confirm")
         go = box.addButton(action, QMessageBox.ButtonRole.DestructiveRole)
         box.setDefaultButton(QMessageBox.StandardButton.Cancel)

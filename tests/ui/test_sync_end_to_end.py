@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 from sqlmodel import col, select
@@ -92,14 +93,13 @@ def answer_next_box(button_text: str) -> None:
     """Click the button of the next confirmation box (it runs its own event loop)."""
 
     def click() -> None:
-        box = QApplication.activeModalWidget()
-        if not isinstance(box, QMessageBox):
+        boxes = [w for w in QApplication.topLevelWidgets()
+                 if isinstance(w, QMessageBox) and w.isVisible()]  # fmt: skip
+        if not boxes:
             QTimer.singleShot(20, click)
             return
-        for button in box.buttons():
-            if button.text().replace("&", "") == button_text:
-                button.click()
-                return
+        (button,) = [b for b in boxes[-1].buttons() if b.text().replace("&", "") == button_text]
+        button.click()
 
     QTimer.singleShot(0, click)
 
@@ -196,19 +196,27 @@ def test_withdraw_from_the_feedback_tab_where_the_point_allows(  # type: ignore[
     window.refresh_library()
     qtbot.waitUntil(lambda: window.library.model.rowCount() == 1, timeout=WAIT)
     connect_through_dialog(qtbot, window, server, org, address=server.url)
-    window.sync.share_with_organisation([plan.id])
+
+    # From the editor: what is on screen is saved first, and that is what is shown.
+    window.editing.open_asset(plan.id)
+    qtbot.waitUntil(lambda: window.editor is not None, timeout=WAIT)
+    editor = window.editor
+    assert editor is not None
+    assert editor.share_button.isEnabled()
+    editor.title.setText("Coach a new starter well")
+    editor.title.textEdited.emit("Coach a new starter well")
+    assert editor.dirty
+    editor.share_org_action.trigger()
     qtbot.waitUntil(lambda: window.sync.disclose_dialog is not None, timeout=WAIT)
     dialog = window.sync.disclose_dialog
     assert dialog is not None
+    assert "“Coach a new starter well”" in dialog.chosen.text()
+    assert not editor.dirty
     qtbot.waitUntil(dialog.confirm_button.isEnabled, timeout=WAIT)
+    assert "Coach a new starter well" in dialog.preview.toPlainText()
     dialog.confirm_button.click()
     qtbot.waitUntil(lambda: badge(window, plan.id) == "Delivered", timeout=WAIT)
-
-    window.editing.open_asset(plan.id)
-    qtbot.waitUntil(lambda: window.editor is not None and bool(window.editor.feedback.rows),
-                    timeout=WAIT)  # fmt: skip
-    editor = window.editor
-    assert editor is not None
+    qtbot.waitUntil(lambda: bool(editor.feedback.rows), timeout=WAIT)
     qtbot.waitUntil(lambda: editor.feedback.rows[0].withdraw_button.isVisibleTo(editor.feedback),
                     timeout=WAIT)  # fmt: skip
     answer_next_box("Withdraw")
@@ -289,3 +297,185 @@ def test_a_server_key_that_changed_is_refused_with_a_warning(  # type: ignore[no
     with server.session() as session:
         assert not session.exec(select(SubmissionAsset).where(
             col(SubmissionAsset.asset_id) == plan.id)).all()  # fmt: skip
+
+
+def test_a_refused_submission_shows_why_and_can_be_retried_or_discarded(  # type: ignore[no-untyped-def]
+    qtbot, unlocked: MainWindow, server: LiveServer
+) -> None:
+    window = unlocked
+    space = window.space
+    assert space is not None
+    org = make_org(server, mode="locked")  # one final submission per member
+    first = smart_plan(space, "First try")
+    second = smart_plan(space, "Second try")
+    window.refresh_library()
+    qtbot.waitUntil(lambda: window.library.model.rowCount() == 2, timeout=WAIT)
+    connect_through_dialog(qtbot, window, server, org, address=server.url)
+    for plan in (first, second):
+        window.sync.share_with_organisation([plan.id])
+        qtbot.waitUntil(lambda: window.sync.disclose_dialog is not None, timeout=WAIT)
+        dialog = window.sync.disclose_dialog
+        assert dialog is not None
+        assert "cannot be withdrawn" in dialog.points.item(0).text()
+        qtbot.waitUntil(dialog.confirm_button.isEnabled, timeout=WAIT)
+        dialog.confirm_button.click()
+        qtbot.waitUntil(lambda: window.sync.disclose_dialog is None, timeout=WAIT)
+        qtbot.waitUntil(lambda p=plan: badge(window, p.id) in ("Delivered", "Failed"),
+                        timeout=WAIT)  # fmt: skip
+    assert badge(window, first.id) == "Delivered"
+    assert badge(window, second.id) == "Failed"
+    assert window.sync.status_button.text() == "1 not sent"
+
+    window.editing.open_asset(second.id)
+    qtbot.waitUntil(lambda: window.editor is not None and bool(window.editor.feedback.rows),
+                    timeout=WAIT)  # fmt: skip
+    editor = window.editor
+    assert editor is not None
+    [row] = editor.feedback.rows
+    assert "locked on submission" in row.state.text()
+    assert not row.retry_button.isHidden()
+    assert row.withdraw_button.isHidden()  # a locked point keeps what it has
+    with qtbot.waitSignal(window.sync.message, timeout=WAIT,
+                          check_params_cb=lambda text: text.startswith("Queued again")):
+        row.retry_button.click()  # refused again, for the same reason
+
+    def refused_again() -> bool:
+        snap = window.sync.snapshot
+        return not window.sync.syncing and snap is not None and any(
+            e.state == "failed" and e.asset_ids == (second.id,) for e in snap.entries)
+
+    qtbot.waitUntil(refused_again, timeout=WAIT)
+    window.editing.leave_editor()
+
+    window.sync.outbox_action.trigger()
+    view = window.sync.outbox_view
+    assert view is not None
+    qtbot.waitUntil(lambda: view.list.topLevelItemCount() == 2, timeout=WAIT)
+    rows = [view.list.topLevelItem(n) for n in range(2)]
+    [failed] = [row for row in rows if row is not None and row.text(2) == "Failed"]
+    view.list.setCurrentItem(failed)
+    answer_next_box("Cancel")
+    view.discard_button.click()
+    assert view.list.topLevelItemCount() == 2  # nothing without saying yes
+    answer_next_box("Discard")
+    view.discard_button.click()
+    qtbot.waitUntil(lambda: view.list.topLevelItemCount() == 1, timeout=WAIT)
+    qtbot.waitUntil(lambda: badge(window, second.id) == "", timeout=WAIT)
+
+
+def test_shared_while_the_server_is_down_it_waits_and_goes_when_it_is_back(  # type: ignore[no-untyped-def]
+    qtbot, unlocked: MainWindow, tmp_path: Path
+) -> None:
+    window = unlocked
+    space = window.space
+    assert space is not None
+    plan = smart_plan(space, "Mentor a new colleague")
+    window.refresh_library()
+    qtbot.waitUntil(lambda: window.library.model.rowCount() == 1, timeout=WAIT)
+    with running_server(tmp_path / "own-server", "sqlite") as own:
+        org = make_org(own)
+        connect_through_dialog(qtbot, window, own, org, address=own.url)
+        own.stop()
+        window.sync.share_with_organisation([plan.id])
+        qtbot.waitUntil(lambda: window.sync.disclose_dialog is not None, timeout=WAIT)
+        dialog = window.sync.disclose_dialog
+        assert dialog is not None
+        qtbot.waitUntil(dialog.confirm_button.isEnabled, timeout=WAIT)  # points kept offline
+        dialog.confirm_button.click()
+        qtbot.waitUntil(lambda: window.sync.status_button.text() == "Offline · 1 waiting",
+                        timeout=WAIT)  # fmt: skip
+        assert badge(window, plan.id) == "Queued"
+        own.start()
+        qtbot.waitUntil(lambda: badge(window, plan.id) == "Delivered", timeout=30000)
+
+
+def test_publish_a_public_page_copy_its_link_and_revoke_it(  # type: ignore[no-untyped-def]
+    qtbot, unlocked: MainWindow, server: LiveServer
+) -> None:
+    window = unlocked
+    space = window.space
+    assert space is not None
+    plan = smart_plan(space, "Write a team charter")
+    window.refresh_library()
+    qtbot.waitUntil(lambda: window.library.model.rowCount() == 1, timeout=WAIT)
+    connect_through_dialog(qtbot, window, server, make_org(server), address=server.url)
+    choose(window, plan.id)
+    window.sync.share_public_action.trigger()
+    qtbot.waitUntil(lambda: window.sync.share_dialog is not None, timeout=WAIT)
+    dialog = window.sync.share_dialog
+    assert dialog is not None
+    assert dialog.no_pages.isVisible()
+    assert dialog.title.text() == "Write a team charter"
+    qtbot.waitUntil(dialog.publish_button.isEnabled, timeout=WAIT)
+    assert "Run our team's first retrospective." in dialog.preview.toPlainText()
+    dialog.comments.setChecked(True)
+    dialog.expires.setChecked(True)
+    dialog.publish_button.click()
+    qtbot.waitUntil(lambda: bool(dialog.link.text()), timeout=WAIT)
+    url = dialog.link.text()
+    assert url.startswith(server.url + "/")
+    assert requests.get(url, timeout=10).status_code == 200
+    assert not dialog.publish_button.isEnabled()  # one click, one page
+    dialog.copy_button.click()
+    assert QApplication.clipboard().text() == url
+    page = dialog.pages.topLevelItem(0)
+    assert page is not None
+    assert page.text(0) == url
+    assert page.text(1) == "On"
+    assert page.text(2) != "No expiry"
+
+    answer_next_box("Revoke")
+    dialog.revoke_button.click()
+    qtbot.waitUntil(lambda: dialog.shares[0].revoked, timeout=WAIT)
+    assert "(revoked)" in dialog.pages.topLevelItem(0).text(0)  # type: ignore[union-attr]
+    assert requests.get(url, timeout=10).status_code in (404, 410)
+
+
+def test_disconnect_from_preferences_keeps_receipts_and_feedback(  # type: ignore[no-untyped-def]
+    qtbot, unlocked: MainWindow, server: LiveServer
+) -> None:
+    window = unlocked
+    space = window.space
+    assert space is not None
+    plan = smart_plan(space, "Facilitate the offsite")
+    window.refresh_library()
+    qtbot.waitUntil(lambda: window.library.model.rowCount() == 1, timeout=WAIT)
+    org = make_org(server)
+    connect_through_dialog(qtbot, window, server, org, address=server.url)
+    window.sync.share_with_organisation([plan.id])
+    qtbot.waitUntil(lambda: window.sync.disclose_dialog is not None, timeout=WAIT)
+    dialog = window.sync.disclose_dialog
+    assert dialog is not None
+    qtbot.waitUntil(dialog.confirm_button.isEnabled, timeout=WAIT)
+    dialog.confirm_button.click()
+    qtbot.waitUntil(lambda: badge(window, plan.id) == "Delivered", timeout=WAIT)
+    snap = window.sync.snapshot
+    assert snap is not None
+    add_feedback(server, snap.entries[0].submission_id, "Not yet: add the agenda.",
+                 decision="not_yet")  # fmt: skip
+    window.sync.sync_action.trigger()
+    qtbot.waitUntil(lambda: badge(window, plan.id) == "Not yet", timeout=WAIT)
+
+    window.show_settings()
+    settings = window.settings_dialog
+    assert settings is not None
+    page = settings.organisations
+    qtbot.waitUntil(lambda: page.list.topLevelItemCount() == 1, timeout=WAIT)
+    item = page.list.topLevelItem(0)
+    assert item is not None
+    assert item.text(0) == org.name
+    assert page.disconnect_button.isEnabled()
+    answer_next_box("Disconnect")
+    page.disconnect_button.click()
+    qtbot.waitUntil(lambda: page.list.topLevelItemCount() == 0, timeout=WAIT)
+    assert not page.empty.isHidden()
+    assert "Receipts and feedback stay" in window.statusBar().currentMessage()
+    assert window.sync.accounts == ()
+    assert accounts(space) == []
+    settings.close()
+    assert badge(window, plan.id) == "Not yet"  # what came home stays home
+    window.editing.open_asset(plan.id)
+    qtbot.waitUntil(lambda: window.editor is not None and bool(window.editor.feedback.cards),
+                    timeout=WAIT)  # fmt: skip
+    assert window.editor is not None
+    assert window.editor.feedback.feedback_texts() == ["Not yet: add the agenda."]

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel
 
 from app.syncing.disclosure import (
     LinkedAsset,
@@ -228,7 +229,9 @@ def test_the_feedback_tab_shows_states_reasons_and_the_thread(qtbot) -> None:  #
     assert card.rating is not None
     assert card.rating.text() == "★★★★☆"
     assert panel.empty is None
-    assert panel.content.findChild(type(card.author), "decision_badge").text() == "Validated"
+    badge = panel.content.findChild(QLabel, "decision_badge")
+    assert isinstance(badge, QLabel)
+    assert badge.text() == "Validated"
 
     first.show_progress("uploading", 50_000, 100_000, "")
     assert first.state.text() == "Sending files… 50 kB of 100 kB"
