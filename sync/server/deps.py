@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Request
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
@@ -27,10 +28,33 @@ def get_engine(request: Request) -> Engine:
     return engine
 
 
-def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Session]:
+#: Requests holding a database session at once; the others wait for one without taking
+#: a worker thread. It must stay well below the worker threads (anyio's 40): on SQLite
+#: every transaction holds the write lock from its first statement (BEGIN IMMEDIATE),
+#: and a request holding it still needs a worker to finish (its answer is serialised in
+#: one). When every worker was waiting for that lock, nothing moved for the 30 s busy
+#: timeout and then requests failed with "database is locked".
+MAX_SESSIONS = 20
+
+
+async def get_session(
+    request: Request, engine: Annotated[Engine, Depends(get_engine)]
+) -> AsyncIterator[Session]:
     """One session per request. Routes commit what they change; the rest rolls back."""
-    with Session(engine, expire_on_commit=False) as session:
-        yield session
+    state = request.app.state
+    if getattr(state, "session_slots", None) is None:
+        state.session_slots = anyio.Semaphore(MAX_SESSIONS)
+    async with state.session_slots:
+        session = Session(engine, expire_on_commit=False)
+        try:
+            yield session
+        finally:
+            if session.in_transaction():
+                # Rolling back may wait for the database: in a thread of its own, never
+                # queued behind requests that wait for this transaction's lock.
+                await anyio.to_thread.run_sync(session.close, limiter=anyio.CapacityLimiter(1))
+            else:
+                session.close()
 
 
 SettingsDep = Annotated[ServerSettings, Depends(get_settings)]
@@ -68,11 +92,17 @@ def current_device(request: Request, session: SessionDep) -> DeviceContext:
             code="token_missing",
             headers=_BEARER,
         )
-    device = session.exec(
-        select(Device).where(col(Device.token_hash) == hash_token(token.strip()))
+    # One query for the device and its account: this runs before every API request.
+    found = session.exec(
+        select(Device, Membership, User, Workspace)
+        .outerjoin(Membership, col(Membership.id) == col(Device.membership_id))
+        .outerjoin(User, col(User.id) == col(Membership.user_id))
+        .outerjoin(Workspace, col(Workspace.id) == col(Membership.workspace_id))
+        .where(col(Device.token_hash) == hash_token(token.strip()))
     ).first()
-    if device is None:
+    if found is None:
         raise Unauthorised("this device token is not known", code="token_unknown", headers=_BEARER)
+    device, membership, user, workspace = found
     if device.revoked_at is not None:
         raise Unauthorised(
             "this device has been revoked; connect again with a new invite",
@@ -84,16 +114,17 @@ def current_device(request: Request, session: SessionDep) -> DeviceContext:
             "this device token has expired; connect again with a new invite",
             code="token_expired", headers=_BEARER,
         )  # fmt: skip
-    membership = session.get(Membership, device.membership_id)
-    user = session.get(User, membership.user_id) if membership else None
-    workspace = session.get(Workspace, membership.workspace_id) if membership else None
     if membership is None or user is None or workspace is None or user.disabled:
         raise Unauthorised("this device's account no longer exists", code="token_revoked")
     # Record use at most once a minute: a write on every request would serialise them.
     if device.last_seen_at is None or now - device.last_seen_at > timedelta(minutes=1):
         device.last_seen_at = now
         session.add(device)
-        session.commit()
+    # End the transaction either way: on SQLite it holds the write lock (BEGIN
+    # IMMEDIATE), which must not stay held while the request waits for a worker thread
+    # to run its route (with every worker waiting for that lock, nothing moved for the
+    # 30 s busy timeout, and then requests failed with "database is locked").
+    session.commit()
     return DeviceContext(device=device, membership=membership, user=user, workspace=workspace)
 
 
