@@ -103,7 +103,8 @@ class ConnectDialog(QDialog):
         layout.addWidget(self.status)
         layout.addStretch(1)
         layout.addWidget(self.buttons)
-        self.resize(520, 320)
+        # Room for a two-line error under the form, no more: the dialog grows if it must.
+        self.resize(540, self.sizeHint().height() + 2 * self.fontMetrics().lineSpacing())
         (self.code if address else self.address).setFocus()
         self._update()
 

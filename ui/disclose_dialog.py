@@ -74,7 +74,9 @@ class PreviewView(QTextBrowser):
                 rows.append(f"<tr><td style='padding:3px 12px 3px 0' valign='top'>"
                             f"<b>{e(item.label)}</b></td><td style='padding:3px 0'>{value}"
                             f"</td></tr>")  # fmt: skip
-            if asset.skills:
+            named = {f.name.casefold() for f in asset.fields} | {
+                f.label.casefold() for f in asset.fields}
+            if asset.skills and "skills" not in named:  # a skills field shows them already
                 rows.append(f"<tr><td style='padding:3px 12px 3px 0'><b>{e(self.tr('Skills'))}"
                             f"</b></td><td>{e(', '.join(asset.skills))}</td></tr>")  # fmt: skip
             if asset.tags:
@@ -96,8 +98,8 @@ class PreviewView(QTextBrowser):
                               for n in shown.not_included)  # fmt: skip
             heading = e(self.tr("Linked but not included:"))
             note = e(self.tr("These stay on this device; the links to them are left out."))
-            parts.append(f"<hr><p><b>{heading}</b> {names}<br><span style='{hint}'>{note}"
-                         "</span></p>")
+            parts.append(f"<p style='margin-top:18px'><b>{heading}</b> {names}<br>"
+                         f"<span style='{hint}'>{note}</span></p>")
         self.setHtml("".join(parts))
 
     def clear_preview(self, text: str = "") -> None:

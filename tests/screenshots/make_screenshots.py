@@ -10,6 +10,9 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -29,6 +32,89 @@ def settle(app: QApplication, window: MainWindow) -> None:
     for _ in range(20):
         window.runner.wait()
         app.processEvents()
+
+
+def settle_until(app: QApplication, window: MainWindow, done: Callable[[], bool]) -> None:
+    """Let jobs run (network ones included) until ``done``; then settle."""
+    deadline = time.monotonic() + 60
+    while not done():
+        if time.monotonic() > deadline:
+            raise RuntimeError("the screen did not get ready within a minute")
+        window.runner.wait(50)
+        app.processEvents()
+    settle(app, window)
+
+
+def sync_screens(app: QApplication, window: MainWindow, work: Path, out: Path) -> None:
+    """Connect the demo space to a real workspace server (started here), share with the
+    preview, and bring a reviewer's feedback home: sync-connect, -preview, -feedback."""
+    from sync.server import directory, reviews
+    from tests.live_server import running_server
+
+    assert window.space is not None
+    by_title = {s.title: s.id for s in window.space.list_assets()[0]}
+    with running_server(work / "server", "sqlite") as server:
+        with server.session() as session:
+            workspace = directory.create_workspace(session, "Northwind Support")
+            directory.create_point(session, workspace, "Q3 evidence", "open",
+                                   datetime.now(UTC) + timedelta(days=24))  # fmt: skip
+            directory.create_point(session, workspace, "Annual review", "locked", None)
+            _, code = directory.create_invite(session, workspace, "sam@example.org")
+            session.commit()
+        window.sync.show_connect()
+        dialog = window.sync.connect_dialog
+        assert dialog is not None
+        dialog.address.setText("https://cairn.northwind.example")
+        dialog.code.setText(code)
+        dialog.device.setText("Sam's laptop")
+        settle(app, window)
+        dialog.grab().save(str(out / "sync-connect.png"))
+        dialog.address.setText(server.url)
+        dialog.connect_button.click()
+        settle_until(app, window, lambda: not window.sync.syncing and any(
+            a.last_sync for a in window.sync.accounts))  # fmt: skip
+
+        window.sync.share_with_organisation([by_title["Whiteboard after the stand-up workshop"]])
+        settle_until(app, window, lambda: window.sync.disclose_dialog is not None)
+        disclose = window.sync.disclose_dialog
+        assert disclose is not None
+        disclose.points.setCurrentRow(0)
+        settle_until(app, window, lambda: disclose.preview.shown is not None)
+        disclose.grab().save(str(out / "sync-preview.png"))
+        disclose.reject()
+
+        plan = by_title["Run stand-ups that end on time"]
+        window.sync.share_with_organisation([plan])
+        settle_until(app, window, lambda: window.sync.disclose_dialog is not None)
+        disclose = window.sync.disclose_dialog
+        assert disclose is not None
+        disclose.points.setCurrentRow(0)
+        settle_until(app, window, disclose.confirm_button.isEnabled)
+        disclose.confirm_button.click()
+        settle_until(app, window, lambda: window.library.model.badges.get(plan) == "delivered")
+        assert window.sync.snapshot is not None
+        submission_id = window.sync.snapshot.entries[0].submission_id
+        with server.session() as session:
+            submission = reviews.submission_or_404(session, submission_id)
+            reviewer = directory.user_for_email(session, "alex.morgan@northwind.example")
+            reviews.add_feedback(session, submission, reviewer, "reviewer", "comment", text=(
+                "Good plan. The parking lot is a nice touch; add a date to check in with Sam "
+                "after the first week."))  # fmt: skip
+            reviews.add_feedback(session, submission, reviewer, "reviewer", "decision",
+                                 text="Well evidenced: the whiteboard photo shows the new format "
+                                      "working.", decision="validated", rating=4)  # fmt: skip
+            session.commit()
+        window.sync.sync_now(only_due=False)
+        settle_until(app, window, lambda: window.library.model.badges.get(plan) == "validated")
+        window.editing.open_asset(plan)
+        settle_until(app, window, lambda: window.editor is not None
+                     and bool(window.editor.feedback.cards))  # fmt: skip
+        assert window.editor is not None
+        window.editor.show_feedback_tab()
+        settle(app, window)
+        window.grab().save(str(out / "sync-feedback.png"))
+        window.editing.leave_editor()
+        settle(app, window)
 
 
 def main(out: Path) -> int:
@@ -86,6 +172,7 @@ def main(out: Path) -> int:
     settle(app, window)
     window.grab().save(str(out / "library-dark.png"))
     apply_theme(app, "light")
+    sync_screens(app, window, work, out)
     window.lock()
     settle(app, window)
     print(f"wrote {len(list(out.glob('*.png')))} screenshots to {out}")
