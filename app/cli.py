@@ -169,6 +169,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="open the desktop app on a throwaway demo space (deleted on exit)",
     )
+    parser.add_argument(
+        "--self-check",
+        action="store_true",
+        help="check that this installation works (in a temporary space), print what was "
+        "checked, and exit",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def command(name: str, help_: str) -> argparse.ArgumentParser:
@@ -1543,8 +1549,11 @@ def has_display() -> bool:
     return True  # Windows and macOS always have their native platform
 
 
-def _start_desktop(parser: argparse.ArgumentParser, *, demo: bool = False) -> int:
-    """`cairn` alone opens the desktop app; Qt is imported only here."""
+def _start_desktop(
+    parser: argparse.ArgumentParser, *, demo: bool = False, open_path: Path | None = None
+) -> int:
+    """`cairn` alone opens the desktop app (`cairn FILE` on a space or an archive,
+    as the file manager starts it); Qt is imported only here."""
     if not has_display():
         parser.print_help()
         print(
@@ -1555,7 +1564,17 @@ def _start_desktop(parser: argparse.ArgumentParser, *, demo: bool = False) -> in
         return EXIT_USAGE
     from ui.app import run
 
-    return run([sys.argv[0]], demo=demo)
+    return run([sys.argv[0]], demo=demo, open_path=open_path)
+
+
+def _file_to_open(arguments: Sequence[str]) -> Path | None:
+    """The one argument, if it names an existing file rather than a command: a path
+    with a folder or an extension (commands have neither), as file managers pass."""
+    if len(arguments) != 1 or arguments[0].startswith("-"):
+        return None
+    path = Path(arguments[0])
+    named_as_file = path.suffix or os.sep in arguments[0] or "/" in arguments[0]
+    return path if named_as_file and path.is_file() else None
 
 
 def main(argv: Sequence[str] | None = None, *, kdf_policy: KdfPolicy = PRODUCTION_POLICY) -> int:
@@ -1563,16 +1582,28 @@ def main(argv: Sequence[str] | None = None, *, kdf_policy: KdfPolicy = PRODUCTIO
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments and arguments[0] in SERVER_COMMANDS:
         # Imported only here: the desktop commands never load the server (FastAPI).
-        from sync.server.cli import main as server_main
-
+        try:
+            from sync.server.cli import main as server_main
+        except ModuleNotFoundError as exc:
+            if not (exc.name or "").startswith("sync.server"):
+                raise
+            # The desktop bundle leaves the server out (see packaging/README.md).
+            return _fail(EXIT_USAGE, "the workspace server is not part of this desktop build; "
+                         "install Cairn's wheel to run it (see docs/install.md)")  # fmt: skip
         return server_main(arguments)
     parser = build_parser()
     if not arguments or arguments == ["--demo"]:
         return _start_desktop(parser, demo=bool(arguments))
+    if (path := _file_to_open(arguments)) is not None:
+        return _start_desktop(parser, open_path=path)
     try:
         args = parser.parse_args(arguments)
     except SystemExit as exit_:
         return int(exit_.code or 0)
+    if args.self_check:
+        from app.self_check import run as run_self_check
+
+        return run_self_check()
     try:
         return Runner(args, kdf_policy).run()
     except KeyboardInterrupt:

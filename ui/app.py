@@ -13,17 +13,36 @@ from PySide6.QtWidgets import QApplication
 
 from app.private_files import PrivateFolder
 from ui import preferences
-from ui.main_window import MainWindow
+from ui.main_window import MAX_RECENT, MainWindow, is_archive
 from ui.theme import apply_theme
 
+#: packaging/linux/<id>.desktop, and the AppStream id.
+DESKTOP_FILE_ID = "org.cairn_learning.Cairn"
 
-def run(argv: list[str] | None = None, *, demo: bool = False) -> int:
-    """Start the desktop app; returns the exit code of the event loop."""
+
+def open_file(window: MainWindow, path: Path) -> None:
+    """Show a file given on the command line (a file manager's Open): an archive
+    goes to Restore, anything else to Unlock, first in the list of spaces."""
+    if is_archive(path):
+        window.show_restore(path)
+        return
+    chosen = str(path.resolve())
+    recent = [chosen, *(str(p) for p in window.recent_spaces() if str(p) != chosen)]
+    preferences.write(window.settings, preferences.RECENT_SPACES, tuple(recent[:MAX_RECENT]))
+    window.show_start()
+
+
+def run(argv: list[str] | None = None, *, demo: bool = False, open_path: Path | None = None
+        ) -> int:  # fmt: skip
+    """Start the desktop app, on `open_path` if given (a space, or an archive to
+    restore); returns the exit code of the event loop."""
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication(
         argv if argv is not None else sys.argv)  # fmt: skip
     app.setApplicationName("Cairn")
     app.setOrganizationName("Cairn")
+    # On Wayland, the window's app id: the desktop file gives it its name and icon.
+    app.setDesktopFileName(DESKTOP_FILE_ID)
     # Ctrl+C or a kill quits cleanly (saving, locking, removing the demo): Python
     # handles signals only when it runs, so a short timer gives it the chance.
     for number in (signal.SIGINT, signal.SIGTERM):
@@ -36,6 +55,8 @@ def run(argv: list[str] | None = None, *, demo: bool = False) -> int:
         window = MainWindow()
         apply_theme(app, preferences.read(window.settings, preferences.THEME))
         window.show()
+        if open_path is not None:
+            open_file(window, open_path)
         return int(app.exec())
 
     from app.demo import DEMO_PASSPHRASE, create_demo_space
