@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench screenshots install clean
+.PHONY: run test lint bench screenshots install clean package package-test
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,20 @@ bench: $(STAMP)
 
 screenshots: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python tests/screenshots/make_screenshots.py docs/screenshots
+
+# The desktop application: dist/cairn/ and its archive (see packaging/README.md).
+PACKAGE_STAMP := $(VENV)/.installed-package
+$(PACKAGE_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,package]'
+	touch $(PACKAGE_STAMP)
+
+package: $(PACKAGE_STAMP)
+	$(BIN)/python packaging/build.py
+
+# Slow (minutes; not part of make test): wheel and sdist into a fresh virtualenv, and
+# the bundle, each run through cairn --self-check (tests/packaging/).
+package-test: $(PACKAGE_STAMP)
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -m packaging -v -s tests/packaging
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
