@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
 from sqlmodel import col, select
 
-from app.forms.library import TemplateLibrary
+from app.forms.library import TemplateLibrary, organisation_template_root
 from app.space import Space
 from app.syncing.accounts import (
     Account,
@@ -24,8 +25,8 @@ from app.syncing.accounts import (
 from app.syncing.disclosure import preview, queue_submission
 from app.syncing.errors import DisclosureError, NoSuchPoint
 from app.syncing.outbox import entries, push, retry
-from app.syncing.pulling import organisation_names, pull
-from app.syncing.sharing import publish_share, revoke_share
+from app.syncing.pulling import install_organisation_templates, organisation_names, pull
+from app.syncing.sharing import publish_share, revoke_share, update_share
 from app.syncing.status import asset_status, badges
 from store.kdf import KdfPolicy
 from store.records import AssetRecord, SyncRecord
@@ -303,6 +304,12 @@ def test_pull_brings_feedback_decisions_and_templates_home(
     assert organisation_names()[installed.split("/")[1]] == org.name
     assert pull(space, account).stored == {}  # nothing new, nothing twice
 
+    # On another computer (no templates folder yet), the space puts them back.
+    shutil.rmtree(organisation_template_root())
+    assert TemplateLibrary.load().find(installed) is None
+    assert install_organisation_templates(space) == [installed]
+    assert TemplateLibrary.load().get(installed).name == picked.name
+
 
 def test_a_share_is_published_commented_on_and_revoked(
     space: Space, server: LiveServer
@@ -325,6 +332,12 @@ def test_a_share_is_published_commented_on_and_revoked(
     pull(space, account)
     [comment] = asset_status(space, plan.id).share_comments
     assert (comment.author_name, comment.text) == ("Grace", "Nice one")
+
+    form = visitor.form(path, f"{path}/comments")
+    update_share(space, record.data["share_id"], comments=False)
+    closed = visitor.post(f"{path}/comments", {**form, "author_name": "Grace", "text": "Again"})
+    assert closed.status_code == 403
+    assert asset_status(space, plan.id).shares[0].comments_enabled is False
 
     revoked = revoke_share(space, record.data["share_id"][:8])
     assert revoked.data["revoked"] is True
