@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sync.protocol import API_PREFIX, API_VERSION
@@ -106,9 +107,24 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> Re
 async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
     code = _STATUS_CODES.get(exc.status_code, "error")
     message = exc.detail if isinstance(exc.detail, str) else "the request cannot be handled"
+    headers = exc.headers
     if exc.status_code == 404:
         message = "there is nothing at this address"
-    return error_response(request, exc.status_code, code, message, headers=exc.headers)
+    if exc.status_code == 405 and (allowed := _allowed_methods(request)):
+        # Starlette names only the methods of the first route at this path; a path
+        # served by several routes (GET and PUT of a blob) must list them all.
+        headers = {**(headers or {}), "Allow": allowed}
+    return error_response(request, exc.status_code, code, message, headers=headers)
+
+
+def _allowed_methods(request: Request) -> str:
+    """The methods some route answers at this path (asked of the routes themselves:
+    routers may be nested)."""
+    routes = request.app.router.routes
+    return ", ".join(
+        method for method in ("DELETE", "GET", "PATCH", "POST", "PUT")
+        if any(r.matches({**request.scope, "method": method})[0] == Match.FULL for r in routes)
+    )  # fmt: skip
 
 
 # ---------------------------------------------------------------- middleware
