@@ -8,7 +8,7 @@ each time the destination changes, and queues the signed submission on Confirm.
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -30,10 +30,11 @@ from app.syncing.disclosure import Preview
 from ui.attachments import human_size
 from ui.first_run import _body
 from ui.library import friendly_time
-from ui.sync_jobs import AccountView, PointView
+from ui.sync_jobs import AccountView, PointView, ReviewedAsset
 from ui.theme import error_style, hint_style
 
 POINT_ROLE = Qt.ItemDataRole.UserRole
+_HINT = "color: palette(placeholder-text);"
 
 
 def point_summary(point: PointView, tr: Callable[[str], str]) -> str:
@@ -63,44 +64,53 @@ class PreviewView(QTextBrowser):
     def show_preview(self, shown: Preview) -> None:
         self.shown = shown
         e = html.escape
-        hint = "color: palette(placeholder-text);"
         parts = []
         for asset in shown.assets:
-            parts.append(f"<h3 style='margin-bottom:2px'>{e(asset.title)}</h3>"
-                         f"<p style='{hint} margin-top:0'>{e(asset.template)}</p>")  # fmt: skip
-            rows = []
-            for item in asset.fields:
-                value = e(item.text).replace("\n", "<br>")
-                rows.append(f"<tr><td style='padding:3px 12px 3px 0' valign='top'>"
-                            f"<b>{e(item.label)}</b></td><td style='padding:3px 0'>{value}"
-                            f"</td></tr>")  # fmt: skip
+            rows = [(f.label, f.text) for f in asset.fields]
             named = {f.name.casefold() for f in asset.fields} | {
-                f.label.casefold() for f in asset.fields}
+                f.label.casefold() for f in asset.fields}  # fmt: skip
             if asset.skills and "skills" not in named:  # a skills field shows them already
-                rows.append(f"<tr><td style='padding:3px 12px 3px 0'><b>{e(self.tr('Skills'))}"
-                            f"</b></td><td>{e(', '.join(asset.skills))}</td></tr>")  # fmt: skip
+                rows.append((self.tr("Skills"), ", ".join(asset.skills)))
             if asset.tags:
-                rows.append(f"<tr><td style='padding:3px 12px 3px 0'><b>{e(self.tr('Tags'))}"
-                            f"</b></td><td>{e(', '.join(asset.tags))}</td></tr>")  # fmt: skip
-            if rows:
-                parts.append("<table cellspacing='0'>" + "".join(rows) + "</table>")
-            else:
-                parts.append(f"<p style='{hint}'>{e(self.tr('No answers: only the title.'))}</p>")
-            if asset.attachments:
-                files = "".join(f"<li>{e(a.name)} — {e(human_size(a.size))}</li>"
-                                for a in asset.attachments)  # fmt: skip
-                parts.append(f"<p style='margin-bottom:0'><b>{e(self.tr('Files'))}</b></p>"
-                             f"<ul style='margin-top:2px'>{files}</ul>")  # fmt: skip
-            else:
-                parts.append(f"<p style='{hint}'>{e(self.tr('No files.'))}</p>")
+                rows.append((self.tr("Tags"), ", ".join(asset.tags)))
+            parts.append(self._asset_html(asset.title, asset.template, rows,
+                                          [(a.name, a.size) for a in asset.attachments]))
         if shown.not_included:
             names = ", ".join(f"“{e(n.title or self.tr('Untitled'))}”"
                               for n in shown.not_included)  # fmt: skip
             heading = e(self.tr("Linked but not included:"))
             note = e(self.tr("These stay on this device; the links to them are left out."))
             parts.append(f"<p style='margin-top:18px'><b>{heading}</b> {names}<br>"
-                         f"<span style='{hint}'>{note}</span></p>")
+                         f"<span style='{_HINT}'>{note}</span></p>")
         self.setHtml("".join(parts))
+
+    def show_assets(self, assets: Sequence[ReviewedAsset]) -> None:
+        """Someone else's submission, as sent (for a peer review)."""
+        self.shown = None
+        self.setHtml("".join(self._asset_html(a.title, a.template, list(a.fields),
+                                              list(a.files)) for a in assets))  # fmt: skip
+
+    def _asset_html(self, title: str, template: str, rows: list[tuple[str, str]],
+                    files: list[tuple[str, int]]) -> str:  # fmt: skip
+        e = html.escape
+        parts = [f"<h3 style='margin-bottom:2px'>{e(title)}</h3>"
+                 f"<p style='{_HINT} margin-top:0'>{e(template)}</p>"]  # fmt: skip
+        if rows:
+            cells = "".join(
+                f"<tr><td style='padding:3px 12px 3px 0' valign='top'><b>{e(label)}</b></td>"
+                f"<td style='padding:3px 0'>{e(text).replace(chr(10), '<br>')}</td></tr>"
+                for label, text in rows
+            )
+            parts.append(f"<table cellspacing='0'>{cells}</table>")
+        else:
+            parts.append(f"<p style='{_HINT}'>{e(self.tr('No answers: only the title.'))}</p>")
+        if files:
+            items = "".join(f"<li>{e(name)} — {e(human_size(size))}</li>" for name, size in files)
+            parts.append(f"<p style='margin-bottom:0'><b>{e(self.tr('Files'))}</b></p>"
+                         f"<ul style='margin-top:2px'>{items}</ul>")  # fmt: skip
+        else:
+            parts.append(f"<p style='{_HINT}'>{e(self.tr('No files.'))}</p>")
+        return "".join(parts)
 
     def clear_preview(self, text: str = "") -> None:
         self.shown = None

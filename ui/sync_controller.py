@@ -44,10 +44,11 @@ from ui.icons import icon
 from ui.library import LibraryPage
 from ui.messages import as_sentence, describe
 from ui.outbox_view import OutboxView
+from ui.review_requests import ReviewRequestsDialog
 from ui.settings_dialog import OrganisationsPage, SettingsDialog
 from ui.share_dialog import ShareDialog
 from ui.sync_banner import SyncBanner
-from ui.sync_jobs import AccountView, SyncOutcome, SyncSnapshot
+from ui.sync_jobs import AccountView, ReviewRequest, SyncOutcome, SyncSnapshot
 from ui.tasks import TaskRunner
 
 #: How often a connected, unlocked space asks for feedback when nothing is due sooner.
@@ -90,6 +91,7 @@ class SyncController(QObject):
         self.disclose_dialog: DiscloseDialog | None = None
         self.share_dialog: ShareDialog | None = None
         self.outbox_view: OutboxView | None = None
+        self.reviews_dialog: ReviewRequestsDialog | None = None
         self.settings_page: OrganisationsPage | None = None
         self._active = False
         self._generation = 0  # bumped by start and stop: late results of before are dropped
@@ -118,9 +120,11 @@ class SyncController(QObject):
         self.share_action = QAction(icon("share"), self.tr("&Share with an Organisation…"), self)
         self.share_public_action = QAction(icon("link"), self.tr("Share &Publicly…"), self)
         self.outbox_action = QAction(self.tr("&Outbox…"), self)
+        self.reviews_action = QAction(self.tr("&Review Requests…"), self)
         self.sync_action = QAction(icon("sync"), self.tr("S&ync Now"), self)
         for action in (self.connect_action, None, self.share_action, self.share_public_action,
-                       None, self.outbox_action, self.sync_action):  # fmt: skip
+                       None, self.outbox_action, self.reviews_action,
+                       self.sync_action):  # fmt: skip
             if action is None:
                 self.menu.addSeparator()
             else:
@@ -131,6 +135,7 @@ class SyncController(QObject):
         self.share_action.triggered.connect(lambda: self.share_with_organisation())
         self.share_public_action.triggered.connect(lambda: self.share_publicly())
         self.outbox_action.triggered.connect(self.show_outbox)
+        self.reviews_action.triggered.connect(self.show_review_requests)
         self.sync_action.triggered.connect(lambda: self.sync_now(only_due=False))
         self.status_button.clicked.connect(self.show_outbox)
         self.timer.timeout.connect(lambda: self.sync_now())
@@ -164,11 +169,12 @@ class SyncController(QObject):
         self._cancel.set()
         self.timer.stop()
         for dialog in (self.connect_dialog, self.disclose_dialog, self.share_dialog,
-                       self.outbox_view):  # fmt: skip
+                       self.outbox_view, self.reviews_dialog):  # fmt: skip
             if dialog is not None:
                 dialog.close()
         self.connect_dialog = self.disclose_dialog = self.share_dialog = None
-        self.outbox_view = None
+        self.outbox_view, self.reviews_dialog = None, None
+        self.reviews_action.setText(self.tr("&Review Requests…"))
         self.accounts, self.snapshot = (), None
         self.banner.clear()
         self.status_button.hide()
@@ -226,6 +232,11 @@ class SyncController(QObject):
         self.banner.set_accounts(snap.accounts)
         if self.outbox_view is not None:
             self.outbox_view.set_entries(snap.entries)
+        if self.reviews_dialog is not None and not self.reviews_dialog.running:
+            self.reviews_dialog.set_requests(snap.review_requests)
+        to_write = snap.reviews_to_write
+        self.reviews_action.setText(self.tr("&Review Requests ({n})…").format(n=to_write)
+                                    if to_write else self.tr("&Review Requests…"))  # fmt: skip
         if self.settings_page is not None:
             self.settings_page.set_accounts(snap.accounts)
         if changed and self.disclose_dialog is not None and not self.disclose_dialog.running:
@@ -329,6 +340,12 @@ class SyncController(QObject):
             notes.append(self.tr("New feedback from {org}.").format(org=org) if count == 1
                          else self.tr("{n} new pieces of feedback from {org}.").format(
                              n=count, org=org))  # fmt: skip
+        if outcome.review_requests:
+            notes.append(self.tr("You are asked to review a colleague's submission: File ▸ "
+                                 "Organisations ▸ Review Requests.") if outcome.review_requests == 1
+                         else self.tr("You are asked to review {n} colleagues' submissions: File "
+                                      "▸ Organisations ▸ Review Requests.").format(
+                                          n=outcome.review_requests))  # fmt: skip
         problems = set(report.problems)
         fresh = problems - self._announced
         self._announced = problems
@@ -666,6 +683,38 @@ class SyncController(QObject):
         self.outbox_view.open()
         self.outbox_view.raise_()
         self.refresh()
+
+    def show_review_requests(self) -> None:
+        if not self._active:
+            return
+        if self.reviews_dialog is None:
+            dialog = ReviewRequestsDialog(self.window)
+            self.reviews_dialog = dialog
+            dialog.send_requested.connect(
+                lambda request_id, text, rating: self._send_review(dialog, request_id, text,
+                                                                   rating))  # fmt: skip
+            dialog.finished.connect(lambda _r: self._closed("reviews_dialog", dialog))
+        if self.snapshot is not None:
+            self.reviews_dialog.set_requests(self.snapshot.review_requests)
+        self.reviews_dialog.open()
+        self.refresh()
+
+    def _send_review(self, dialog: ReviewRequestsDialog, request_id: str, text: str,
+                     rating: object) -> None:  # fmt: skip
+        space = self._space()
+        if space is None:
+            return
+        guard = self._job(space)
+        stars = rating if isinstance(rating, int) else None
+
+        def done(request: object) -> None:
+            assert isinstance(request, ReviewRequest)
+            dialog.sent(request)
+            self.refresh()
+
+        self.runner.run_network(
+            lambda: sync_jobs.send_peer_review(space, request_id, text, stars),
+            on_done=guard(done), on_error=guard(lambda e: dialog.failed(describe(e))))  # fmt: skip
 
     def retry(self, entry_ids: str | list[str]) -> None:
         space = self._space()

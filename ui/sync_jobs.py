@@ -11,16 +11,27 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
+from uuid import UUID
 
 from app.space import Space
 from app.syncing import kinds
-from app.syncing.accounts import Account, accounts, connect, disconnect, get_account
-from app.syncing.disclosure import Preview, preview, queue_submission
+from app.syncing.accounts import (
+    Account,
+    accounts,
+    client_for,
+    connect,
+    disconnect,
+    get_account,
+)
+from app.syncing.disclosure import Preview, display_text, preview, queue_submission
+from app.syncing.errors import NoSuchEntry
 from app.syncing.outbox import OutboxEntry, PushProgress, discard, entries, retry, withdraw
 from app.syncing.pulling import pull
 from app.syncing.sharing import publish_share, revoke_share, shares
 from app.syncing.status import AssetSyncStatus, ShareInfo, asset_status, badges
 from app.syncing.worker import SyncReport, sync_once
+from store.records import SyncRecord
 
 #: Account problems that need the person (a new invite, a decision about a server key):
 #: background sync leaves such an account alone until they act or ask to sync now.
@@ -95,6 +106,53 @@ class FeedbackView:
 
 
 @dataclass(frozen=True)
+class ReviewedAsset:
+    """One asset of a colleague's submission, as a peer reviewer reads it."""
+
+    title: str
+    template: str
+    fields: tuple[tuple[str, str], ...]  # (label, value as text)
+    files: tuple[tuple[str, int], ...]  # (name, size)
+
+
+@dataclass(frozen=True)
+class ReviewRequest:
+    """A colleague's submission this person was asked to peer-review."""
+
+    id: str  # the sync record's id
+    account_id: str
+    workspace_name: str
+    submission_id: str
+    received: str
+    assets: tuple[ReviewedAsset, ...]
+    reviewed_at: str | None = None
+
+    @property
+    def titles(self) -> str:
+        return ", ".join(a.title for a in self.assets)
+
+
+def _review_request(record: SyncRecord) -> ReviewRequest:
+    data = record.data
+    shown = []
+    for asset in data.get("assets") or []:
+        if not isinstance(asset, dict):
+            continue
+        fields = tuple((str(f.get("label") or f.get("name") or ""), display_text(f.get("value")))
+                       for f in asset.get("fields") or [] if isinstance(f, dict))  # fmt: skip
+        files = tuple((str(a.get("name", "")), int(a.get("size", 0)))
+                      for a in asset.get("attachments") or [] if isinstance(a, dict))  # fmt: skip
+        shown.append(ReviewedAsset(str(asset.get("title", "")), str(asset.get("template", "")),
+                                   fields, files))  # fmt: skip
+    return ReviewRequest(
+        id=record.id, account_id=str(data.get("account_id", "")),
+        workspace_name=str(data.get("workspace_name", "")),
+        submission_id=str(data.get("submission_id", "")), received=str(data.get("received", "")),
+        assets=tuple(shown), reviewed_at=data.get("reviewed_at"),
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
 class SyncSnapshot:
     """Everything the window shows about sync, read in one store job."""
 
@@ -105,6 +163,7 @@ class SyncSnapshot:
     #: Seconds until an entry of an account that can send is due (0: now), or None.
     next_due: float | None
     feedback: FeedbackView | None = None
+    review_requests: tuple[ReviewRequest, ...] = ()
 
     @property
     def waiting(self) -> int:
@@ -113,6 +172,10 @@ class SyncSnapshot:
     @property
     def failed(self) -> int:
         return sum(1 for e in self.entries if e.state == "failed")
+
+    @property
+    def reviews_to_write(self) -> int:
+        return sum(1 for r in self.review_requests if not r.reviewed_at)
 
 
 @dataclass(frozen=True)
@@ -123,6 +186,7 @@ class SyncOutcome:
     #: How many new pieces of feedback arrived, per account id.
     new_feedback: dict[str, int] = field(default_factory=dict)
     delivered: int = 0
+    review_requests: int = 0
 
 
 # ------------------------------------------------------------------ reading
@@ -174,6 +238,8 @@ def snapshot(space: Space, asset_id: str | None = None) -> SyncSnapshot:
         accounts=views, badges=library_badges(space), entries=listed,
         next_due=min(waits) if waits else None,
         feedback=feedback_view(space, asset_id, views) if asset_id else None,
+        review_requests=tuple(_review_request(r)
+                              for r in space.sync_records(kinds.REVIEW_REQUEST))[::-1],
     )  # fmt: skip
 
 
@@ -229,6 +295,24 @@ def refresh_points(space: Space, account_id: str) -> AccountView:
     return account_view(get_account(space, account_id))
 
 
+def send_peer_review(space: Space, request_id: str, text: str, rating: int | None) -> ReviewRequest:
+    """Send this person's review of a colleague's submission, and remember that it was sent.
+
+    app/syncing has no peer-review call yet, so this goes through the account's client
+    (``client_for``) the way its other calls do; sending the same review again is fine.
+    """
+    record = space.sync_record(request_id)
+    if record is None or record.kind != kinds.REVIEW_REQUEST:
+        raise NoSuchEntry("this review request is no longer in the space")
+    account = get_account(space, str(record.data.get("account_id", "")))
+    with client_for(space, account) as client:
+        client.peer_review(UUID(str(record.data["submission_id"])), text, rating)
+    data: dict[str, Any] = {**record.data, "reviewed_at": kinds.iso(kinds.utc_now()),
+                            "review_text": text, "review_rating": rating}  # fmt: skip
+    return _review_request(space.put_sync_record(
+        SyncRecord(record.id, record.kind, data, record.asset_ids)))
+
+
 def withdraw_submission(space: Space, receipt_id: str) -> str:
     return str(withdraw(space, receipt_id).data.get("status", "withdrawn"))
 
@@ -258,10 +342,11 @@ def run_sync(
     report = sync_once(space, account_ids, only_due=only_due, progress=progress,
                        cancelled=cancelled.is_set if cancelled else None)  # fmt: skip
     new_feedback: dict[str, int] = {}
-    delivered = 0
+    delivered = requests = 0
     for item in report.accounts:
         delivered += len(item.push.delivered)
+        requests += item.pull.stored.get(kinds.REVIEW_REQUEST, 0) if item.pull else 0
         count = item.pull.stored.get(kinds.FEEDBACK, 0) if item.pull else 0
         if count:
             new_feedback[item.account_id] = count
-    return SyncOutcome(report, new_feedback, delivered)
+    return SyncOutcome(report, new_feedback, delivered, requests)

@@ -22,7 +22,8 @@ def test_the_organisations_menu_is_there_and_only_works_unlocked(  # type: ignor
     assert menu.menuAction() in file_menu.actions()
     texts = [a.text() for a in menu.actions() if not a.isSeparator()]
     assert texts == ["&Connect to an Organisation…", "&Share with an Organisation…",
-                     "Share &Publicly…", "&Outbox…", "S&ync Now"]  # fmt: skip
+                     "Share &Publicly…", "&Outbox…", "&Review Requests…",
+                     "S&ync Now"]  # fmt: skip
     assert all(a.isEnabled() for a in menu.actions())
     assert not window.sync.status_button.isVisible()  # nothing connected, nothing to say
     window.lock()

@@ -20,9 +20,9 @@ from app.space import Space
 from app.syncing.accounts import accounts, save_account
 from store.records import AssetRecord
 from sync.server import directory, reviews
-from sync.server.models import SubmissionAsset
+from sync.server.models import Membership, Submission, SubmissionAsset
 from tests.live_server import LiveServer, running_server
-from tests.server.client import Org, make_invite, make_org
+from tests.server.client import Org, join, make_invite, make_org, snapshot
 from ui.library import SHARED
 from ui.main_window import MainWindow
 
@@ -479,3 +479,54 @@ def test_disconnect_from_preferences_keeps_receipts_and_feedback(  # type: ignor
                     timeout=WAIT)  # fmt: skip
     assert window.editor is not None
     assert window.editor.feedback.feedback_texts() == ["Not yet: add the agenda."]
+
+
+def test_a_peer_review_request_arrives_and_the_review_goes_back(  # type: ignore[no-untyped-def]
+    qtbot, unlocked: MainWindow, server: LiveServer
+) -> None:
+    window = unlocked
+    space = window.space
+    assert space is not None
+    org = make_org(server)
+    colleague = join(server, org)
+    answer = colleague.submit(colleague.sign(colleague.payload(
+        org.point_id, [snapshot("Plan: calmer incident calls",
+                                approach="Use a checklist; name a scribe.")])))  # fmt: skip
+    assert answer.status_code in (200, 201), answer.text
+    submission_id = answer.json()["submission_id"]
+    connect_through_dialog(qtbot, window, server, org, address=server.url)
+    [account] = accounts(space)
+    with server.session() as session:
+        submission = session.get(Submission, submission_id)
+        membership = session.get(Membership, account.member_id)
+        assert submission is not None
+        assert membership is not None
+        reviews.assign_peer(session, submission, membership,
+                            directory.user_for_email(session, "lead@example.org"))  # fmt: skip
+        session.commit()
+
+    window.sync.sync_action.trigger()
+    qtbot.waitUntil(lambda: window.sync.reviews_action.text() == "&Review Requests (1)…",
+                    timeout=WAIT)  # fmt: skip
+    assert "review a colleague's submission" in window.statusBar().currentMessage()
+    window.sync.reviews_action.trigger()
+    dialog = window.sync.reviews_dialog
+    assert dialog is not None
+    assert dialog.list.count() == 1
+    text = dialog.submission.toPlainText()
+    assert "Plan: calmer incident calls" in text
+    assert "Use a checklist; name a scribe." in text
+    assert not dialog.send_button.isEnabled()  # nothing written yet
+    qtbot.keyClicks(dialog.text, "Clear steps. Say who calls the customer.")
+    dialog.rating.setCurrentIndex(dialog.rating.findData(4))
+    dialog.send_button.click()
+    qtbot.waitUntil(lambda: dialog.status.text().startswith("Sent."), timeout=WAIT)
+    item = dialog.list.item(0)
+    assert item is not None
+    assert "Reviewed" in item.text()
+    with server.session() as session:
+        [review] = reviews.thread(session, submission_id)
+    assert (review.kind, review.text, review.rating) == (
+        "peer_review", "Clear steps. Say who calls the customer.", 4)
+    qtbot.waitUntil(lambda: window.sync.reviews_action.text() == "&Review Requests…",
+                    timeout=WAIT)  # fmt: skip

@@ -26,9 +26,10 @@ from ui.feedback_panel import FeedbackPanel
 from ui.library import SHARED, LibraryPage
 from ui.messages import describe, describe_account_problem
 from ui.outbox_view import OutboxView
+from ui.review_requests import ReviewRequestsDialog
 from ui.settings_dialog import OrganisationsPage
 from ui.sync_banner import SyncBanner
-from ui.sync_jobs import AccountView, FeedbackView, PointView
+from ui.sync_jobs import AccountView, FeedbackView, PointView, ReviewedAsset, ReviewRequest
 
 SOON = (datetime.now(UTC) + timedelta(days=20)).isoformat()
 PAST = (datetime.now(UTC) - timedelta(days=2)).isoformat()
@@ -427,3 +428,33 @@ def test_the_organisations_tab_lists_accounts_and_asks_to_disconnect(qtbot) -> N
     qtbot.addWidget(locked)
     assert not locked.connect_button.isEnabled()
     assert locked.empty.text().startswith("Unlock a space")
+
+
+def test_review_requests_show_the_submission_and_need_a_review_to_send(qtbot) -> None:  # type: ignore[no-untyped-def]
+    dialog = ReviewRequestsDialog()
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert dialog.empty.isVisible()
+    assert not dialog.send_button.isVisible()
+    asset = ReviewedAsset("Plan: calmer incident calls", "SMART action plan",
+                          (("Approach", "Use a <i>checklist</i>."),), (("steps.pdf", 48_000),))
+    done = ReviewedAsset("Reflection: the outage", "Structured reflection (Gibbs)", (), ())
+    dialog.set_requests([
+        ReviewRequest("r2", "acc-1", "Support team", "s2", "2026-03-02T09:00:00+00:00", (done,),
+                      reviewed_at="2026-03-03T09:00:00+00:00"),
+        ReviewRequest("r1", "acc-1", "Support team", "s1", "2026-03-01T09:00:00+00:00", (asset,)),
+    ])  # fmt: skip
+    assert dialog.chosen() is not None
+    assert dialog.chosen().id == "r1"  # type: ignore[union-attr]  # the first still to write
+    text = dialog.submission.toPlainText()
+    assert "Use a <i>checklist</i>." in text
+    assert "steps.pdf — 48 kB" in text
+    assert not dialog.send_button.isEnabled()
+    qtbot.keyClicks(dialog.text, "Clear steps.")
+    dialog.rating.setCurrentIndex(dialog.rating.findData(5))
+    with qtbot.waitSignal(dialog.send_requested) as sent:
+        qtbot.mouseClick(dialog.send_button, Qt.MouseButton.LeftButton)
+    assert sent.args == ["r1", "Clear steps.", 5]
+    assert not dialog.send_button.isEnabled()  # once
+    dialog.failed("The server could not be reached.")
+    assert dialog.send_button.isEnabled()
