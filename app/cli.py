@@ -333,6 +333,10 @@ def _sync_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> No
     disconnect = command("disconnect", "forget a connected workspace and its device token "
                          "(receipts and feedback stay)")  # fmt: skip
     disconnect.add_argument("account", metavar="WORKSPACE", help="its name, NAME@HOST or id")
+    trust = command("trust-key", "trust a workspace server's new signing key, once the "
+                    "organisation confirmed it was set up again")  # fmt: skip
+    trust.add_argument("account", metavar="WORKSPACE", help="its name, NAME@HOST or id")
+    trust.add_argument("key_id", metavar="KEY_ID", help="the new key's id, as confirmed")
 
     submit = command("submit", "show exactly what would be sent, then sign the chosen assets "
                      "and queue them for a submission point")  # fmt: skip
@@ -1197,6 +1201,18 @@ class Runner:
         if waiting:
             self.out.line(f"{waiting} submission(s) not yet sent stay in the outbox; connect "
                           "the workspace again to send them.")  # fmt: skip
+
+    def cmd_trust_key(self) -> None:
+        from app.syncing.accounts import accept_server_key, find_account
+
+        with self.open() as space:
+            changed = accept_server_key(space, find_account(space, self.args.account),
+                                        self.args.key_id)  # fmt: skip
+        if self.out.as_json:
+            self.out.json({"accounts": [a.id for a in changed], "key_id": self.args.key_id})
+            return
+        names = ", ".join(a.label for a in changed) or "no workspace (the key was trusted already)"
+        self.out.line(f"The key {self.args.key_id} is now trusted for {names}.")
 
     def _confirm(self, preview: Preview, question: str) -> bool:
         """Show the preview; True to go on (--yes, or the person said yes)."""

@@ -319,6 +319,30 @@ def disconnect(space: Space, account: Account) -> int:
     return len(waiting)
 
 
+def accept_server_key(space: Space, account: Account, key_id_shown: str) -> list[Account]:
+    """Trust the key the server shows now, after a person checked with the organisation
+    that the server was really set up again (ServerKeyChanged): ``key_id_shown`` is
+    the key id they were told and compared, and the server must show exactly that key.
+    Every account on that server follows; the old keys stay trusted for documents
+    signed before. ServerKeyChanged if the server now shows yet another key."""
+    with client_for(space, account) as client:
+        info = client.server_info()
+    offered = bytes.fromhex(info.server_key)
+    if key_id(offered) != key_id_shown.strip().lower():
+        raise ServerKeyChanged(account.keys.current, offered)
+    changed = []
+    for other in accounts(space):
+        if other.server_url != account.server_url or other.server_key == offered.hex():
+            continue
+        earlier = [k for k in (*other.earlier_keys, other.server_key) if k != offered.hex()]
+        other.server_key, other.earlier_keys = offered.hex(), earlier
+        if other.problem and other.problem.get("code") == "server_key_changed":
+            other.problem = None
+        changed.append(other)
+    space.put_sync_records([a.to_record() for a in changed])
+    return changed
+
+
 def refresh(account: Account, info: AccountInfo) -> None:
     """Take in what the server says about the account now (names, role, points)."""
     account.workspace_name = info.workspace.name

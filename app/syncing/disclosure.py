@@ -25,7 +25,7 @@ from app.space import Space
 from app.syncing import kinds
 from app.syncing.accounts import Account
 from app.syncing.errors import DisclosureError
-from store.errors import NoSuchAsset, NoSuchAttachment
+from store.errors import NoSuchAsset
 from store.records import AssetRecord, AttachmentInfo, SyncRecord
 from sync.protocol import (
     MAX_ASSETS,
@@ -436,10 +436,3 @@ def queue_submission(space: Space, shown: Preview) -> SyncRecord:
     )
     return space.put_sync_record(entry)
 
-
-def attachment_exists(space: Space, attachment_id: str) -> bool:
-    try:
-        space.get_attachment(attachment_id)
-    except NoSuchAttachment:
-        return False
-    return True

@@ -13,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlmodel import col, select
 
@@ -321,3 +322,12 @@ def test_a_server_whose_key_changed_unexpectedly_gets_nothing_and_the_outbox_is_
     assert result.code == 12
     assert "changed unexpectedly" in result.err
     assert "queued" in cli("outbox", space.path).out
+
+    # The organisation confirms the server was set up again, and gives the new key's id.
+    new_id = requests.get(server.api("/server"), timeout=10).json()["server_key_id"]
+    assert new_id in result.err  # the message names the key the server shows
+    assert cli("trust-key", space.path, account.workspace_name, "0" * 16).code == 12
+    trusted = cli("trust-key", space.path, account.workspace_name, new_id)
+    assert trusted.code == 0, trusted.err
+    assert cli("sync", space.path).code == 0
+    assert len(stored_submissions(server, entry.id)) == 1
