@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from app.forms.answers import computed_values, defaults, validate
 from app.forms.model import Template
+from app.syncing.pulling import organisation_names
 from store.records import AssetRecord, AttachmentInfo
 from ui.asset_picker import AssetEntry
 from ui.attachments import AttachmentsPanel, local_files
@@ -547,8 +548,16 @@ class TemplatePicker(QDialog):
         self.list.setObjectName("templates")
         self.list.setWordWrap(True)
         self.list.setAccessibleName(self.tr("Templates"))
+        # Organisations' templates say whose they are (a few small files, read once).
+        organisations = (organisation_names()
+                         if any(t.source.startswith("org/") for t in templates) else {})
         for template in templates:
-            item = QListWidgetItem(f"{template.name}\n{' '.join(template.description.split())}")
+            name = template.name
+            if template.source.startswith("org/"):
+                folder = template.source.split("/", 1)[1]
+                name = self.tr("{name} · from {org}").format(
+                    name=name, org=organisations.get(folder, folder))  # fmt: skip
+            item = QListWidgetItem(f"{name}\n{' '.join(template.description.split())}")
             item.setData(Qt.ItemDataRole.UserRole, template.qualified_id)
             self.list.addItem(item)
         self.list.setCurrentRow(0)

@@ -23,6 +23,7 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication, QMenu, QMessageBox, QToolButton, QWidget
 
+from app.forms.library import TemplateLibrary
 from app.space import Space
 from app.syncing.accounts import default_device_name
 from app.syncing.disclosure import Preview
@@ -346,6 +347,9 @@ class SyncController(QObject):
                          else self.tr("You are asked to review {n} colleagues' submissions: File "
                                       "▸ Organisations ▸ Review Requests.").format(
                                           n=outcome.review_requests))  # fmt: skip
+        installed = [t for item in report.accounts if item.pull for t in item.pull.templates]
+        if installed:
+            self._reload_templates(len(installed))
         problems = set(report.problems)
         fresh = problems - self._announced
         self._announced = problems
@@ -354,6 +358,27 @@ class SyncController(QObject):
         if notes:
             self.message.emit(" ".join(notes))
         self._after_round()
+
+    def _reload_templates(self, count: int) -> None:
+        """Organisations' templates were installed: the editor and the library learn them
+        (the one templates dictionary the window shares, updated in place)."""
+        space = self._space()
+        if space is None:
+            return
+        guard = self._job(space)
+
+        def done(found: object) -> None:
+            assert isinstance(found, dict)
+            self.editing.templates.update(found)
+            self.library.set_templates(self.editing.templates)
+            self.message.emit(self.tr("A new template from your organisation is ready: File ▸ "
+                                      "New.") if count == 1 else
+                              self.tr("{n} new templates from your organisations are ready: "
+                                      "File ▸ New.").format(n=count))  # fmt: skip
+
+        self.runner.run_store(
+            lambda: {t.qualified_id: t for t in TemplateLibrary.load().all()},
+            on_done=guard(done), on_error=guard(self._report))  # fmt: skip
 
     def _after_round(self) -> None:
         pending, self._pending = self._pending, None

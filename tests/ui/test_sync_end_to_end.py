@@ -19,10 +19,11 @@ from app.forms.library import TemplateLibrary
 from app.space import Space
 from app.syncing.accounts import accounts, save_account
 from store.records import AssetRecord
-from sync.server import directory, reviews
+from sync.server import directory, resources, reviews
 from sync.server.models import Membership, Submission, SubmissionAsset
-from tests.live_server import LiveServer, running_server
+from tests.live_server import REPO, LiveServer, running_server
 from tests.server.client import Org, join, make_invite, make_org, snapshot
+from ui.editor import TemplatePicker
 from ui.library import SHARED
 from ui.main_window import MainWindow
 
@@ -530,3 +531,29 @@ def test_a_peer_review_request_arrives_and_the_review_goes_back(  # type: ignore
         "peer_review", "Clear steps. Say who calls the customer.", 4)
     qtbot.waitUntil(lambda: window.sync.reviews_action.text() == "&Review Requests…",
                     timeout=WAIT)  # fmt: skip
+
+
+def test_an_organisation_template_arrives_in_the_template_picker(  # type: ignore[no-untyped-def]
+    qtbot, unlocked: MainWindow, server: LiveServer
+) -> None:
+    window = unlocked
+    org = make_org(server)
+    connect_through_dialog(qtbot, window, server, org, address=server.url)
+    journal = (REPO / "templates" / "journal.toml").read_text("utf-8")
+    template = journal.replace('id = "journal"', 'id = "support-log"', 1).replace(
+        'name = "Journal entry"', 'name = "Support shift log"', 1)  # fmt: skip
+    with server.session() as session:
+        workspace = directory.find_workspace(session, org.workspace_id)
+        resources.publish(session, server.settings(), workspace, name="Support shift log",
+                          kind="template", content=template.encode())  # fmt: skip
+        session.commit()
+    window.sync.sync_action.trigger()
+    qtbot.waitUntil(lambda: any(t.name == "Support shift log"
+                                for t in window.editing.templates.values()), timeout=WAIT)
+    assert "new template from your organisation" in window.statusBar().currentMessage()
+    picker = TemplatePicker(sorted(window.editing.templates.values(),
+                                   key=lambda t: (t.source != "builtin", t.name)))  # fmt: skip
+    qtbot.addWidget(picker)
+    labels = [picker.list.item(n).text().split("\n")[0] for n in range(picker.list.count())]
+    assert f"Support shift log · from {org.name}" in labels
+    assert "Journal entry" in labels  # built-ins say nothing more
