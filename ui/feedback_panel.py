@@ -277,7 +277,7 @@ class FeedbackPanel(QWidget):
             row.addWidget(who, 1)
             self.column.addLayout(row)
         if status.submissions:
-            self._heading(self.tr("Sent to"))
+            self._heading(self.tr("Shared with"))
             for submission in status.submissions:
                 row_widget = SubmissionRow(
                     submission, submission.submission_id in view.withdrawable,

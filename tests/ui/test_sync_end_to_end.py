@@ -298,6 +298,16 @@ def test_a_server_key_that_changed_is_refused_with_a_warning(  # type: ignore[no
     with server.session() as session:
         assert not session.exec(select(SubmissionAsset).where(
             col(SubmissionAsset.asset_id) == plan.id)).all()  # fmt: skip
+    assert window.sync.status_button.text() == "Sync stopped"
+
+    # The way out is in Preferences: the tab opens with the workspace and what is wrong.
+    banner.organisations_button.click()
+    settings = window.settings_dialog
+    assert settings is not None
+    assert settings.tabs.currentWidget() is settings.organisations
+    qtbot.waitUntil(lambda: settings.organisations.problem.isVisible(), timeout=WAIT)
+    assert "signs with a key Cairn does not trust" in settings.organisations.problem.text()
+    settings.close()
 
 
 def test_a_refused_submission_shows_why_and_can_be_retried_or_discarded(  # type: ignore[no-untyped-def]
