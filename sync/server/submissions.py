@@ -115,17 +115,19 @@ def receive(
         received_at=now, receipt=receipt.model_dump_json(),
     )  # fmt: skip
     session.add(submission)
-    # The submission row goes in first: its foreign keys are checked row by row.
-    session.flush()
-    for asset in payload.assets:
-        session.add(SubmissionAsset(submission_id=submission_id, asset_id=asset.asset_id,
-                                    title=asset.title, kind=asset.kind))  # fmt: skip
-        for attachment in asset.attachments:
-            session.add(SubmissionAttachment(
-                submission_id=submission_id, asset_id=asset.asset_id, sha256=attachment.sha256,
-                name=attachment.name, size=attachment.size, media_type=attachment.media_type,
-            ))  # fmt: skip
     try:
+        # The submission row goes in first: its foreign keys are checked row by row. (On
+        # PostgreSQL a twin that raced in on another connection is refused right here.)
+        session.flush()
+        for asset in payload.assets:
+            session.add(SubmissionAsset(submission_id=submission_id, asset_id=asset.asset_id,
+                                        title=asset.title, kind=asset.kind))  # fmt: skip
+            for attachment in asset.attachments:
+                session.add(SubmissionAttachment(
+                    submission_id=submission_id, asset_id=asset.asset_id,
+                    sha256=attachment.sha256, name=attachment.name, size=attachment.size,
+                    media_type=attachment.media_type,
+                ))  # fmt: skip
         session.commit()
     except IntegrityError:
         # The same submission raced in on another connection: answer as for a retry.

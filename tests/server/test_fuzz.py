@@ -141,6 +141,30 @@ def test_more_requests_at_once_than_worker_threads_all_get_answers(
     assert answers.count(201) == 2 * clients
 
 
+def test_the_same_submission_sent_at_once_on_several_connections_gets_one_receipt(
+    server: LiveServer, org: Org, member: Member
+) -> None:
+    """Found by the load benchmark: on PostgreSQL the twin that lost the race failed
+    with 500 (a unique violation) instead of getting the same receipt as a retry."""
+    senders = 8
+    for _attempt in range(5):
+        signed = member.sign(member.payload(org.point_id)).model_dump_json()
+        start = threading.Barrier(senders)
+
+        def send(_: int, signed: str = signed, start: threading.Barrier = start) -> tuple[int, str]:
+            http = requests.Session()
+            http.headers["Authorization"] = f"Bearer {member.token}"
+            start.wait()
+            answer = http.post(server.api("/submissions"), data=signed, timeout=30,
+                               headers={"Content-Type": "application/json"})  # fmt: skip
+            return answer.status_code, answer.text
+
+        with ThreadPoolExecutor(senders) as pool:
+            answers = list(pool.map(send, range(senders)))
+        assert sorted(status for status, _ in answers) == [200] * (senders - 1) + [201], answers
+        assert len({text for _, text in answers}) == 1
+
+
 def test_a_method_not_allowed_names_every_method_the_address_takes(server: LiveServer) -> None:
     """Found by fuzzing: Starlette named only the first route's methods at a path
     served by several (GET and PUT of a blob)."""
