@@ -1,6 +1,7 @@
 """The sync controller: connects the space to organisations' workspaces and carries out
 what the sync dialogs, the editor's Feedback tab and the library request, as jobs on
-the task runner (ui/sync_jobs.py holds them).
+the task runner (ui/sync_jobs.py holds them; ui/sharing.py the flows that send
+something: sharing, publishing, withdrawing, peer reviews).
 
 Where each job runs: reading and changing the space alone (previews, queueing, retry,
 discard, disconnect, the status of every asset) are store jobs, one at a time in
@@ -15,7 +16,7 @@ under way at its next step; whatever a stopped round reports is dropped.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -26,9 +27,7 @@ from PySide6.QtWidgets import QApplication, QMenu, QMessageBox, QToolButton, QWi
 from app.forms.library import TemplateLibrary
 from app.space import Space
 from app.syncing.accounts import default_device_name
-from app.syncing.disclosure import Preview
 from app.syncing.outbox import PushProgress
-from app.syncing.status import ShareInfo
 from sync.errors import (
     CertificateRejected,
     InvalidServerAddress,
@@ -38,18 +37,16 @@ from sync.errors import (
 )
 from ui import sync_jobs
 from ui.connect_dialog import ConnectDialog
-from ui.disclose_dialog import DiscloseDialog
 from ui.editing import EditingController
 from ui.editor import AssetEditor
 from ui.icons import icon
 from ui.library import LibraryPage
 from ui.messages import as_sentence, describe
 from ui.outbox_view import OutboxView
-from ui.review_requests import ReviewRequestsDialog
 from ui.settings_dialog import OrganisationsPage, SettingsDialog
-from ui.share_dialog import ShareDialog
+from ui.sharing import SharingFlows
 from ui.sync_banner import SyncBanner
-from ui.sync_jobs import AccountView, ReviewRequest, SyncOutcome, SyncSnapshot
+from ui.sync_jobs import AccountView, SyncOutcome, SyncSnapshot
 from ui.tasks import TaskRunner
 
 #: How often a connected, unlocked space asks for feedback when nothing is due sooner.
@@ -59,10 +56,9 @@ MIN_WAIT_MS = 2_000
 
 
 class _Relay(QObject):
-    """Progress from a network job's thread, delivered on the GUI thread (queued)."""
+    """Push progress from a network job's thread, delivered on the GUI thread (queued)."""
 
     pushed = Signal(object)  # PushProgress
-    shared = Signal(int, int)  # bytes sent, bytes in all
 
 
 class SyncController(QObject):
@@ -82,17 +78,14 @@ class SyncController(QObject):
     ) -> None:
         super().__init__(window)
         self.runner = runner
-        self._space = space
+        self._space = self.space_getter = space
         self.editing = editing
         self.library = library
         self.window = window
         self.accounts: tuple[AccountView, ...] = ()
         self.snapshot: SyncSnapshot | None = None
         self.connect_dialog: ConnectDialog | None = None
-        self.disclose_dialog: DiscloseDialog | None = None
-        self.share_dialog: ShareDialog | None = None
         self.outbox_view: OutboxView | None = None
-        self.reviews_dialog: ReviewRequestsDialog | None = None
         self.settings_page: OrganisationsPage | None = None
         self._active = False
         self._generation = 0  # bumped by start and stop: late results of before are dropped
@@ -104,6 +97,7 @@ class SyncController(QObject):
         self._progress_text = ""
         self._wants_organisations_tab = False
         self._relay = _Relay(self)
+        self.sharing = SharingFlows(self)
 
         self.banner = SyncBanner(window)
         self.status_button = QToolButton(window)
@@ -133,20 +127,19 @@ class SyncController(QObject):
                 action.setEnabled(False)
 
         self.connect_action.triggered.connect(lambda: self.show_connect())
-        self.share_action.triggered.connect(lambda: self.share_with_organisation())
-        self.share_public_action.triggered.connect(lambda: self.share_publicly())
+        self.share_action.triggered.connect(lambda: self.sharing.share_with_organisation())
+        self.share_public_action.triggered.connect(lambda: self.sharing.share_publicly())
         self.outbox_action.triggered.connect(self.show_outbox)
-        self.reviews_action.triggered.connect(self.show_review_requests)
+        self.reviews_action.triggered.connect(self.sharing.show_review_requests)
         self.sync_action.triggered.connect(lambda: self.sync_now(only_due=False))
         self.status_button.clicked.connect(self.show_outbox)
         self.timer.timeout.connect(lambda: self.sync_now())
         self.banner.reconnect_requested.connect(self.show_connect)
         self.banner.organisations_requested.connect(self._show_organisations)
         self._relay.pushed.connect(self._pushed)
-        self._relay.shared.connect(self._shared_progress)
         editing.editor_opened.connect(self._editor_opened)
-        library.share_requested.connect(self.share_with_organisation)
-        library.share_publicly_requested.connect(self.share_publicly)
+        library.share_requested.connect(self.sharing.share_with_organisation)
+        library.share_publicly_requested.connect(self.sharing.share_publicly)
 
     # -------------------------------------------------------------- lifetime
 
@@ -169,12 +162,11 @@ class SyncController(QObject):
         self._active = False
         self._cancel.set()
         self.timer.stop()
-        for dialog in (self.connect_dialog, self.disclose_dialog, self.share_dialog,
-                       self.outbox_view, self.reviews_dialog):  # fmt: skip
+        for dialog in (self.connect_dialog, self.outbox_view):
             if dialog is not None:
                 dialog.close()
-        self.connect_dialog = self.disclose_dialog = self.share_dialog = None
-        self.outbox_view, self.reviews_dialog = None, None
+        self.connect_dialog, self.outbox_view = None, None
+        self.sharing.close_all()
         self.reviews_action.setText(self.tr("&Review Requests…"))
         self.accounts, self.snapshot = (), None
         self.banner.clear()
@@ -192,7 +184,7 @@ class SyncController(QObject):
         """Whether a round of push and pull is under way."""
         return self._syncing
 
-    def _job(self, space: Space) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    def job_guard(self, space: Space) -> Callable[[Callable[..., None]], Callable[..., None]]:
         """Wraps a job's callbacks so that they do nothing once the space is locked (or
         locked and unlocked again) in between."""
         generation = self._generation
@@ -215,7 +207,7 @@ class SyncController(QObject):
             return
         editor = self.editing.editor
         asset_id = editor.record.id if editor is not None and editor.record else None
-        guard = self._job(space)
+        guard = self.job_guard(space)
 
         def done(result: object) -> None:
             assert isinstance(result, SyncSnapshot)
@@ -224,7 +216,7 @@ class SyncController(QObject):
                 self.sync_now()
 
         self.runner.run_store(lambda: sync_jobs.snapshot(space, asset_id), on_done=guard(done),
-                              on_error=guard(self._report))  # fmt: skip
+                              on_error=guard(self.report))  # fmt: skip
 
     def _show_snapshot(self, snap: SyncSnapshot) -> None:
         changed = snap.accounts != self.accounts
@@ -233,17 +225,12 @@ class SyncController(QObject):
         self.banner.set_accounts(snap.accounts)
         if self.outbox_view is not None:
             self.outbox_view.set_entries(snap.entries)
-        if self.reviews_dialog is not None and not self.reviews_dialog.running:
-            self.reviews_dialog.set_requests(snap.review_requests)
         to_write = snap.reviews_to_write
         self.reviews_action.setText(self.tr("&Review Requests ({n})…").format(n=to_write)
                                     if to_write else self.tr("&Review Requests…"))  # fmt: skip
         if self.settings_page is not None:
             self.settings_page.set_accounts(snap.accounts)
-        if changed and self.disclose_dialog is not None and not self.disclose_dialog.running:
-            self.disclose_dialog.set_accounts(list(snap.accounts))
-        if changed and self.share_dialog is not None and not self.share_dialog.running:
-            self.share_dialog.set_accounts(list(snap.accounts))
+        self.sharing.show_snapshot(snap, changed)
         editor = self.editing.editor
         if snap.feedback is not None and editor is not None and editor.record is not None \
                 and editor.record.id == snap.feedback.asset_id:  # fmt: skip
@@ -309,7 +296,7 @@ class SyncController(QObject):
         self._syncing = True
         self._progress_text = ""
         self._update_status()
-        relay, cancel, guard = self._relay, self._cancel, self._job(space)
+        relay, cancel, guard = self._relay, self._cancel, self.job_guard(space)
 
         def done(result: object) -> None:
             assert isinstance(result, SyncOutcome)
@@ -317,7 +304,7 @@ class SyncController(QObject):
 
         def failed(error: BaseException) -> None:
             self._syncing = False
-            self._report(error)
+            self.report(error)
             self._after_round()
 
         self.runner.run_network(
@@ -365,7 +352,7 @@ class SyncController(QObject):
         space = self._space()
         if space is None:
             return
-        guard = self._job(space)
+        guard = self.job_guard(space)
 
         def done(found: object) -> None:
             assert isinstance(found, dict)
@@ -378,7 +365,7 @@ class SyncController(QObject):
 
         self.runner.run_store(
             lambda: {t.qualified_id: t for t in TemplateLibrary.load().all()},
-            on_done=guard(done), on_error=guard(self._report))  # fmt: skip
+            on_done=guard(done), on_error=guard(self.report))  # fmt: skip
 
     def _after_round(self) -> None:
         pending, self._pending = self._pending, None
@@ -421,7 +408,7 @@ class SyncController(QObject):
         space = self._space()
         if space is None:
             return
-        guard = self._job(space)
+        guard = self.job_guard(space)
 
         def done(result: object) -> None:
             assert isinstance(result, AccountView)
@@ -455,7 +442,7 @@ class SyncController(QObject):
             "until you connect this workspace again.").format(org=account.label)  # fmt: skip
         if not self.confirm(self.tr("Disconnect"), text, self.tr("&Disconnect")):
             return
-        guard = self._job(space)
+        guard = self.job_guard(space)
 
         def done(waiting: object) -> None:
             text = self.tr("Disconnected from {org}. Receipts and feedback stay in your "
@@ -467,7 +454,7 @@ class SyncController(QObject):
             self.refresh()
 
         self.runner.run_store(lambda: sync_jobs.disconnect_account(space, account_id),
-                              on_done=guard(done), on_error=guard(self._report))  # fmt: skip
+                              on_done=guard(done), on_error=guard(self.report))  # fmt: skip
 
     def attach_settings(self, dialog: SettingsDialog) -> None:
         """Preferences is open: its Organisations tab lists the accounts and asks here."""
@@ -485,211 +472,6 @@ class SyncController(QObject):
     def _show_organisations(self) -> None:
         self._wants_organisations_tab = True
         self.settings_requested.emit()
-
-    # ------------------------------------------------------------- disclose
-
-    def _chosen_assets(self) -> list[str] | None:
-        """What the menu actions act on: the asset in the editor if it is shown, else the
-        items chosen in the library. None when the editor's asset cannot be saved yet."""
-        editor = self.editing.editor
-        if editor is not None and editor.isVisible():
-            return None
-        return self.library.chosen_ids()
-
-    def _with_chosen(self, asset_ids: Sequence[str] | None,
-                     action: Callable[[list[str]], None]) -> None:  # fmt: skip
-        if not self._active:
-            return
-        if asset_ids:
-            action(list(asset_ids))
-            return
-        chosen = self._chosen_assets()
-        if chosen is None and self.editing.editor is not None:
-            self._from_editor(self.editing.editor, action)
-        elif chosen:
-            action(chosen)
-        else:
-            self.message.emit(self.tr("Choose one or more items in the library first."))
-
-    def _from_editor(self, editor: AssetEditor, action: Callable[[list[str]], None]) -> None:
-        """Act on the editor's asset once what is on screen is saved (sharing sends what is
-        stored, so the person must see that it is what they wrote)."""
-        if editor.dirty and editor.record is not None:
-            editor.save_now()  # a store job: it lands before the preview is read
-            if editor.show_problems():
-                self.message.emit(self.tr("Fix what is marked first: the item is shared as "
-                                          "saved."))  # fmt: skip
-                return
-
-        def then() -> None:
-            if editor.record is not None:
-                action([editor.record.id])
-
-        if not editor.when_saved(then):
-            self.message.emit(self.tr("Fix what is marked first: the item must be saved "
-                                      "before it can be shared."))  # fmt: skip
-
-    def share_with_organisation(self, asset_ids: Sequence[str] | None = None) -> None:
-        """Open the disclosure dialog for these assets (or the chosen ones)."""
-        self._with_chosen(asset_ids, self._read_titles_then(self._open_disclose))
-
-    def _read_titles_then(self, then: Callable[[list[str], list[str], Any], None],
-                          with_shares: bool = False) -> Callable[[list[str]], None]:  # fmt: skip
-        def read(ids: list[str]) -> None:
-            space = self._space()
-            if space is None:
-                return
-            guard = self._job(space)
-
-            def job() -> tuple[list[tuple[str, str]], list[ShareInfo]]:
-                titles = sync_jobs.asset_titles(space, ids)
-                return titles, (sync_jobs.share_list(space, ids) if with_shares else [])
-
-            def done(result: Any) -> None:
-                titles, shares = result
-                then(ids, [t or self.tr("Untitled") for _i, t in titles], shares)
-
-            self.runner.run_store(job, on_done=guard(done), on_error=guard(self._report))
-
-        return read
-
-    def _open_disclose(self, ids: list[str], titles: list[str], _shares: object) -> None:
-        if self.disclose_dialog is not None:
-            self.disclose_dialog.close()
-        dialog = DiscloseDialog(titles, [], self.window)
-        self.disclose_dialog = dialog
-        dialog.preview_requested.connect(
-            lambda account, point, tags: self._preview(dialog, ids, account, point, tags))
-        dialog.confirm_requested.connect(lambda shown: self._queue(dialog, shown))
-        dialog.refresh_requested.connect(lambda account: self._refresh_points(dialog, account))
-        dialog.connect_requested.connect(lambda: self.show_connect())
-        dialog.finished.connect(lambda _r: self._closed("disclose_dialog", dialog))
-        dialog.set_accounts(list(self.accounts))
-        dialog.open()
-        if not self.accounts:
-            self.show_connect()
-
-    def _preview(self, dialog: DiscloseDialog, ids: list[str], account_id: str, point_id: str,
-                 include_tags: bool) -> None:  # fmt: skip
-        space = self._space()
-        if space is None:
-            return
-        guard = self._job(space)
-        self.runner.run_store(
-            lambda: sync_jobs.make_preview(space, ids, account_id, point_id, include_tags),
-            on_done=guard(dialog.show_preview),
-            on_error=guard(lambda error: dialog.preview_failed(describe(error))))  # fmt: skip
-
-    def _queue(self, dialog: DiscloseDialog, shown: object) -> None:
-        space = self._space()
-        if space is None or not isinstance(shown, Preview):
-            return
-        guard = self._job(space)
-
-        def done(_entry: object) -> None:
-            dialog.queued()
-            self.message.emit(self.tr(
-                "Signed and queued for {point} in {org}. It is sent in the background; File ▸ "
-                "Organisations ▸ Outbox shows how it is going.").format(
-                    point=shown.point_name, org=shown.workspace_name))  # fmt: skip
-            self.refresh()
-            self.sync_now()
-
-        self.runner.run_store(
-            lambda: sync_jobs.queue(space, shown), on_done=guard(done),
-            on_error=guard(lambda error: dialog.queue_failed(describe(error))))  # fmt: skip
-
-    def _refresh_points(self, dialog: DiscloseDialog, account_id: str) -> None:
-        space = self._space()
-        if space is None:
-            return
-        guard = self._job(space)
-
-        def done(view: object) -> None:
-            assert isinstance(view, AccountView)
-            self.accounts = tuple(view if a.id == view.id else a for a in self.accounts)
-            dialog.refreshed(list(self.accounts))
-            self.refresh()
-
-        self.runner.run_network(
-            lambda: sync_jobs.refresh_points(space, account_id), on_done=guard(done),
-            on_error=guard(lambda error: dialog.refreshed(None, describe(error))))  # fmt: skip
-
-    # ----------------------------------------------------- share publicly
-
-    def share_publicly(self, asset_ids: Sequence[str] | None = None) -> None:
-        """Open the public-page dialog for these assets (or the chosen ones)."""
-        self._with_chosen(asset_ids, self._read_titles_then(self._open_share, with_shares=True))
-
-    def _open_share(self, ids: list[str], titles: list[str], shares: Any) -> None:
-        if self.share_dialog is not None:
-            self.share_dialog.close()
-        dialog = ShareDialog(titles, [], self.window)
-        self.share_dialog = dialog
-        dialog.preview_requested.connect(lambda account: self._share_preview(dialog, ids, account))
-        dialog.publish_requested.connect(
-            lambda shown, title, comments, expiry: self._publish(dialog, shown, title, comments,
-                                                                 expiry))  # fmt: skip
-        dialog.revoke_requested.connect(lambda share_id: self._revoke(dialog, share_id))
-        dialog.connect_requested.connect(lambda: self.show_connect())
-        dialog.finished.connect(lambda _r: self._closed("share_dialog", dialog))
-        dialog.set_shares(list(shares))
-        dialog.set_accounts(list(self.accounts))
-        dialog.open()
-        if not self.accounts:
-            self.show_connect()
-
-    def _share_preview(self, dialog: ShareDialog, ids: list[str], account_id: str) -> None:
-        space = self._space()
-        if space is None:
-            return
-        guard = self._job(space)
-        self.runner.run_store(
-            lambda: sync_jobs.make_preview(space, ids, account_id, "", False),
-            on_done=guard(dialog.show_preview),
-            on_error=guard(lambda error: dialog.preview_failed(describe(error))))  # fmt: skip
-
-    def _publish(self, dialog: ShareDialog, shown: object, title: str, comments: bool,
-                 expiry: object) -> None:  # fmt: skip
-        space = self._space()
-        if space is None or not isinstance(shown, Preview):
-            return
-        guard = self._job(space)
-        expires_at = expiry if isinstance(expiry, datetime) else None
-        relay = self._relay
-
-        def done(share: object) -> None:
-            assert isinstance(share, ShareInfo)
-            dialog.published(share)
-            self.refresh()
-
-        self.runner.run_network(
-            lambda: sync_jobs.publish(space, shown, title, comments, expires_at,
-                                      progress=relay.shared.emit),
-            on_done=guard(done), on_error=guard(lambda e: dialog.failed(describe(e))))  # fmt: skip
-
-    def _shared_progress(self, done: int, total: int) -> None:
-        if self.share_dialog is not None:
-            self.share_dialog.progressed(done, total)
-
-    def _revoke(self, dialog: ShareDialog, share_id: str) -> None:
-        space = self._space()
-        if space is None:
-            return
-        if not self.confirm(self.tr("Revoke"), self.tr(
-                "Take this page down? Its link stops working for everyone, for good. You can "
-                "publish a new page later."), self.tr("&Revoke")):  # fmt: skip
-            return
-        guard = self._job(space)
-        dialog.begin(self.tr("Taking the page down…"))
-
-        def done(share: object) -> None:
-            assert isinstance(share, ShareInfo)
-            dialog.revoked(share)
-            self.refresh()
-
-        self.runner.run_network(lambda: sync_jobs.revoke(space, share_id), on_done=guard(done),
-                                on_error=guard(lambda e: dialog.failed(describe(e))))  # fmt: skip
 
     # ------------------------------------------------ outbox and feedback
 
@@ -709,44 +491,12 @@ class SyncController(QObject):
         self.outbox_view.raise_()
         self.refresh()
 
-    def show_review_requests(self) -> None:
-        if not self._active:
-            return
-        if self.reviews_dialog is None:
-            dialog = ReviewRequestsDialog(self.window)
-            self.reviews_dialog = dialog
-            dialog.send_requested.connect(
-                lambda request_id, text, rating: self._send_review(dialog, request_id, text,
-                                                                   rating))  # fmt: skip
-            dialog.finished.connect(lambda _r: self._closed("reviews_dialog", dialog))
-        if self.snapshot is not None:
-            self.reviews_dialog.set_requests(self.snapshot.review_requests)
-        self.reviews_dialog.open()
-        self.refresh()
-
-    def _send_review(self, dialog: ReviewRequestsDialog, request_id: str, text: str,
-                     rating: object) -> None:  # fmt: skip
-        space = self._space()
-        if space is None:
-            return
-        guard = self._job(space)
-        stars = rating if isinstance(rating, int) else None
-
-        def done(request: object) -> None:
-            assert isinstance(request, ReviewRequest)
-            dialog.sent(request)
-            self.refresh()
-
-        self.runner.run_network(
-            lambda: sync_jobs.send_peer_review(space, request_id, text, stars),
-            on_done=guard(done), on_error=guard(lambda e: dialog.failed(describe(e))))  # fmt: skip
-
     def retry(self, entry_ids: str | list[str]) -> None:
         space = self._space()
         ids = [entry_ids] if isinstance(entry_ids, str) else list(entry_ids)
         if space is None or not ids:
             return
-        guard = self._job(space)
+        guard = self.job_guard(space)
 
         def done(_count: object) -> None:
             self.message.emit(self.tr("Queued again; it is being sent."))
@@ -754,7 +504,7 @@ class SyncController(QObject):
             self.sync_now(only_due=False)
 
         self.runner.run_store(lambda: sync_jobs.retry_entries(space, ids), on_done=guard(done),
-                              on_error=guard(self._report))  # fmt: skip
+                              on_error=guard(self.report))  # fmt: skip
 
     def discard(self, entry_id: str) -> None:
         space = self._space()
@@ -765,43 +515,21 @@ class SyncController(QObject):
                 "not be sent. Your items stay as they are in your space."),
                 self.tr("&Discard")):  # fmt: skip
             return
-        guard = self._job(space)
+        guard = self.job_guard(space)
 
         def done(_result: object) -> None:
             self.message.emit(self.tr("Taken out of the outbox."))
             self.refresh()
 
         self.runner.run_store(lambda: sync_jobs.discard_entry(space, entry_id),
-                              on_done=guard(done), on_error=guard(self._report))  # fmt: skip
-
-    def withdraw(self, receipt_id: str, point: str) -> None:
-        space = self._space()
-        if space is None:
-            return
-        if not self.confirm(self.tr("Withdraw"), self.tr(
-                "Withdraw your submission to {point}? Reviewers will no longer see it. Your "
-                "items, and the receipt of what you sent, stay in your space.").format(
-                    point=point), self.tr("&Withdraw")):  # fmt: skip
-            return
-        guard = self._job(space)
-
-        def done(_status: object) -> None:
-            self.message.emit(self.tr("Withdrawn from {point}.").format(point=point))
-            self.refresh()
-
-        self.runner.run_network(lambda: sync_jobs.withdraw_submission(space, receipt_id),
-                                on_done=guard(done), on_error=guard(self._report))  # fmt: skip
+                              on_done=guard(done), on_error=guard(self.report))  # fmt: skip
 
     def _editor_opened(self, editor: object) -> None:
         if not isinstance(editor, AssetEditor):
             return
-        editor.share_requested.connect(
-            lambda: self._from_editor(editor, self._read_titles_then(self._open_disclose)))
-        editor.share_publicly_requested.connect(lambda: self._from_editor(
-            editor, self._read_titles_then(self._open_share, with_shares=True)))  # fmt: skip
+        self.sharing.editor_opened(editor)
         editor.feedback.retry_requested.connect(self.retry)
         editor.feedback.discard_requested.connect(self.discard)
-        editor.feedback.withdraw_requested.connect(self.withdraw)
         if editor.record is not None:
             self.refresh()
 
@@ -823,7 +551,7 @@ class SyncController(QObject):
         if getattr(self, name) is widget:
             setattr(self, name, None)
 
-    def _report(self, error: BaseException) -> None:
+    def report(self, error: BaseException) -> None:
         self.message.emit(describe(error))
 
 

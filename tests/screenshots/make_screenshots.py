@@ -74,9 +74,10 @@ def sync_screens(app: QApplication, window: MainWindow, work: Path, out: Path) -
         settle_until(app, window, lambda: not window.sync.syncing and any(
             a.last_sync for a in window.sync.accounts))  # fmt: skip
 
-        window.sync.share_with_organisation([by_title["Whiteboard after the stand-up workshop"]])
-        settle_until(app, window, lambda: window.sync.disclose_dialog is not None)
-        disclose = window.sync.disclose_dialog
+        sharing = window.sync.sharing
+        sharing.share_with_organisation([by_title["Whiteboard after the stand-up workshop"]])
+        settle_until(app, window, lambda: window.sync.sharing.disclose_dialog is not None)
+        disclose = window.sync.sharing.disclose_dialog
         assert disclose is not None
         disclose.points.setCurrentRow(0)
         settle_until(app, window, lambda: disclose.preview.shown is not None)
@@ -84,9 +85,9 @@ def sync_screens(app: QApplication, window: MainWindow, work: Path, out: Path) -
         disclose.reject()
 
         plan = by_title["Run stand-ups that end on time"]
-        window.sync.share_with_organisation([plan])
-        settle_until(app, window, lambda: window.sync.disclose_dialog is not None)
-        disclose = window.sync.disclose_dialog
+        window.sync.sharing.share_with_organisation([plan])
+        settle_until(app, window, lambda: window.sync.sharing.disclose_dialog is not None)
+        disclose = window.sync.sharing.disclose_dialog
         assert disclose is not None
         disclose.points.setCurrentRow(0)
         settle_until(app, window, disclose.confirm_button.isEnabled)

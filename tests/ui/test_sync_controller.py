@@ -65,15 +65,15 @@ def test_sharing_before_connecting_asks_to_connect_first(  # type: ignore[no-unt
     assert window.statusBar().currentMessage() == "Choose one or more items in the library first."
     window.library.table.selectRow(window.library.model.row_of(asset.id))
     window.sync.share_action.trigger()
-    qtbot.waitUntil(lambda: window.sync.disclose_dialog is not None, timeout=WAIT)
-    disclose = window.sync.disclose_dialog
+    qtbot.waitUntil(lambda: window.sync.sharing.disclose_dialog is not None, timeout=WAIT)
+    disclose = window.sync.sharing.disclose_dialog
     assert disclose is not None
     assert disclose.no_points.text() == "Connect to an organisation first."
     assert not disclose.confirm_button.isEnabled()
     assert window.sync.connect_dialog is not None  # offered at once
 
     window.lock()  # closes what shows the space's data, and stops syncing
-    assert window.sync.disclose_dialog is None
+    assert window.sync.sharing.disclose_dialog is None
     assert window.sync.connect_dialog is None
     assert not disclose.isVisible()
     assert not window.sync.timer.isActive()

@@ -128,8 +128,8 @@ def test_connect_share_push_and_feedback_comes_home(  # type: ignore[no-untyped-
     # Share the plan: the preview shows what goes, and what stays behind.
     choose(window, plan.id)
     window.sync.share_action.trigger()
-    qtbot.waitUntil(lambda: window.sync.disclose_dialog is not None, timeout=WAIT)
-    dialog = window.sync.disclose_dialog
+    qtbot.waitUntil(lambda: window.sync.sharing.disclose_dialog is not None, timeout=WAIT)
+    dialog = window.sync.sharing.disclose_dialog
     assert dialog is not None
     assert "Run a retrospective" in dialog.chosen.text()
     assert dialog.account.currentText().startswith(org.name)
@@ -144,7 +144,7 @@ def test_connect_share_push_and_feedback_comes_home(  # type: ignore[no-untyped-
     assert "1 item and 1 file (120 kB) go to Q3 evidence" in dialog.summary.text()
     assert dialog.confirm_button.isEnabled()
     qtbot.mouseClick(dialog.confirm_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: window.sync.disclose_dialog is None, timeout=WAIT)
+    qtbot.waitUntil(lambda: window.sync.sharing.disclose_dialog is None, timeout=WAIT)
 
     # The background push delivers it; the library says so.
     qtbot.waitUntil(lambda: badge(window, plan.id) == "Delivered", timeout=WAIT)
@@ -208,8 +208,8 @@ def test_withdraw_from_the_feedback_tab_where_the_point_allows(  # type: ignore[
     editor.title.textEdited.emit("Coach a new starter well")
     assert editor.dirty
     editor.share_org_action.trigger()
-    qtbot.waitUntil(lambda: window.sync.disclose_dialog is not None, timeout=WAIT)
-    dialog = window.sync.disclose_dialog
+    qtbot.waitUntil(lambda: window.sync.sharing.disclose_dialog is not None, timeout=WAIT)
+    dialog = window.sync.sharing.disclose_dialog
     assert dialog is not None
     assert "“Coach a new starter well”" in dialog.chosen.text()
     assert not editor.dirty
@@ -242,9 +242,9 @@ def test_a_disconnected_device_says_so_keeps_the_outbox_and_reconnects(  # type:
         directory.revoke_device(session, account.device_id)
         session.commit()
 
-    window.sync.share_with_organisation([plan.id])
-    qtbot.waitUntil(lambda: window.sync.disclose_dialog is not None, timeout=WAIT)
-    dialog = window.sync.disclose_dialog
+    window.sync.sharing.share_with_organisation([plan.id])
+    qtbot.waitUntil(lambda: window.sync.sharing.disclose_dialog is not None, timeout=WAIT)
+    dialog = window.sync.sharing.disclose_dialog
     assert dialog is not None
     qtbot.waitUntil(dialog.confirm_button.isEnabled, timeout=WAIT)
     dialog.confirm_button.click()
@@ -283,9 +283,9 @@ def test_a_server_key_that_changed_is_refused_with_a_warning(  # type: ignore[no
     account.server_key, account.earlier_keys = os.urandom(32).hex(), []  # pinned elsewhere
     save_account(space, account)
 
-    window.sync.share_with_organisation([plan.id])
-    qtbot.waitUntil(lambda: window.sync.disclose_dialog is not None, timeout=WAIT)
-    dialog = window.sync.disclose_dialog
+    window.sync.sharing.share_with_organisation([plan.id])
+    qtbot.waitUntil(lambda: window.sync.sharing.disclose_dialog is not None, timeout=WAIT)
+    dialog = window.sync.sharing.disclose_dialog
     assert dialog is not None
     qtbot.waitUntil(dialog.confirm_button.isEnabled, timeout=WAIT)
     dialog.confirm_button.click()
@@ -323,14 +323,14 @@ def test_a_refused_submission_shows_why_and_can_be_retried_or_discarded(  # type
     qtbot.waitUntil(lambda: window.library.model.rowCount() == 2, timeout=WAIT)
     connect_through_dialog(qtbot, window, server, org, address=server.url)
     for plan in (first, second):
-        window.sync.share_with_organisation([plan.id])
-        qtbot.waitUntil(lambda: window.sync.disclose_dialog is not None, timeout=WAIT)
-        dialog = window.sync.disclose_dialog
+        window.sync.sharing.share_with_organisation([plan.id])
+        qtbot.waitUntil(lambda: window.sync.sharing.disclose_dialog is not None, timeout=WAIT)
+        dialog = window.sync.sharing.disclose_dialog
         assert dialog is not None
         assert "cannot be withdrawn" in dialog.points.item(0).text()
         qtbot.waitUntil(dialog.confirm_button.isEnabled, timeout=WAIT)
         dialog.confirm_button.click()
-        qtbot.waitUntil(lambda: window.sync.disclose_dialog is None, timeout=WAIT)
+        qtbot.waitUntil(lambda: window.sync.sharing.disclose_dialog is None, timeout=WAIT)
         qtbot.waitUntil(lambda p=plan: badge(window, p.id) in ("Delivered", "Failed"),
                         timeout=WAIT)  # fmt: skip
     assert badge(window, first.id) == "Delivered"
@@ -387,9 +387,9 @@ def test_shared_while_the_server_is_down_it_waits_and_goes_when_it_is_back(  # t
         org = make_org(own)
         connect_through_dialog(qtbot, window, own, org, address=own.url)
         own.stop()
-        window.sync.share_with_organisation([plan.id])
-        qtbot.waitUntil(lambda: window.sync.disclose_dialog is not None, timeout=WAIT)
-        dialog = window.sync.disclose_dialog
+        window.sync.sharing.share_with_organisation([plan.id])
+        qtbot.waitUntil(lambda: window.sync.sharing.disclose_dialog is not None, timeout=WAIT)
+        dialog = window.sync.sharing.disclose_dialog
         assert dialog is not None
         qtbot.waitUntil(dialog.confirm_button.isEnabled, timeout=WAIT)  # points kept offline
         dialog.confirm_button.click()
@@ -412,8 +412,8 @@ def test_publish_a_public_page_copy_its_link_and_revoke_it(  # type: ignore[no-u
     connect_through_dialog(qtbot, window, server, make_org(server), address=server.url)
     choose(window, plan.id)
     window.sync.share_public_action.trigger()
-    qtbot.waitUntil(lambda: window.sync.share_dialog is not None, timeout=WAIT)
-    dialog = window.sync.share_dialog
+    qtbot.waitUntil(lambda: window.sync.sharing.share_dialog is not None, timeout=WAIT)
+    dialog = window.sync.sharing.share_dialog
     assert dialog is not None
     assert dialog.no_pages.isVisible()
     assert dialog.title.text() == "Write a team charter"
@@ -453,9 +453,9 @@ def test_disconnect_from_preferences_keeps_receipts_and_feedback(  # type: ignor
     qtbot.waitUntil(lambda: window.library.model.rowCount() == 1, timeout=WAIT)
     org = make_org(server)
     connect_through_dialog(qtbot, window, server, org, address=server.url)
-    window.sync.share_with_organisation([plan.id])
-    qtbot.waitUntil(lambda: window.sync.disclose_dialog is not None, timeout=WAIT)
-    dialog = window.sync.disclose_dialog
+    window.sync.sharing.share_with_organisation([plan.id])
+    qtbot.waitUntil(lambda: window.sync.sharing.disclose_dialog is not None, timeout=WAIT)
+    dialog = window.sync.sharing.disclose_dialog
     assert dialog is not None
     qtbot.waitUntil(dialog.confirm_button.isEnabled, timeout=WAIT)
     dialog.confirm_button.click()
@@ -521,7 +521,7 @@ def test_a_peer_review_request_arrives_and_the_review_goes_back(  # type: ignore
                     timeout=WAIT)  # fmt: skip
     assert "review a colleague's submission" in window.statusBar().currentMessage()
     window.sync.reviews_action.trigger()
-    dialog = window.sync.reviews_dialog
+    dialog = window.sync.sharing.reviews_dialog
     assert dialog is not None
     assert dialog.list.count() == 1
     text = dialog.submission.toPlainText()
