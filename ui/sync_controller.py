@@ -537,7 +537,8 @@ class SyncController(QObject):
 
     def confirm(self, title: str, text: str, action: str) -> bool:
         """Ask before something that cannot be undone; Cancel is the default. The box sits
-        on the dialog that asked, if one did."""
+        on the dialog that asked, if one did. A space locked while it was open says no."""
+        space = self._space()
         parent = QApplication.activeModalWidget() or self.window
         box = QMessageBox(QMessageBox.Icon.Question, title, text,
                           QMessageBox.StandardButton.Cancel, parent)  # fmt: skip
@@ -545,7 +546,7 @@ class SyncController(QObject):
         go = box.addButton(action, QMessageBox.ButtonRole.DestructiveRole)
         box.setDefaultButton(QMessageBox.StandardButton.Cancel)
         box.exec()
-        return box.clickedButton() is go
+        return box.clickedButton() is go and space is not None and self._space() is space
 
     def _closed(self, name: str, widget: object) -> None:
         if getattr(self, name) is widget:

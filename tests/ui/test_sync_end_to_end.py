@@ -169,6 +169,9 @@ def test_connect_share_push_and_feedback_comes_home(  # type: ignore[no-untyped-
                     timeout=WAIT)  # fmt: skip
     assert editor.feedback.rows[0].withdraw_button.isVisibleTo(editor.feedback)  # open point
     add_feedback(server, entry.submission_id, "Good plan; add a review date.")
+    window.sync.sync_action.trigger()
+    qtbot.waitUntil(lambda: badge(window, plan.id) == "Feedback", timeout=WAIT)
+    assert editor.feedback.feedback_texts() == ["Good plan; add a review date."]
     add_feedback(server, entry.submission_id, "Well evidenced.", decision="validated")
     window.sync.sync_action.trigger()
     qtbot.waitUntil(lambda: editor.feedback.feedback_texts() == [
