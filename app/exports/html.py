@@ -46,7 +46,9 @@ _ATTRIBUTE_URL = re.compile(r'\b(src|href)="([^"]*)"')
 
 
 def _resource(name: str) -> bytes:
-    return resources.files("resources").joinpath("portfolio", name).read_bytes()
+    # One step at a time: on Python 3.11 a bundled app's package path (importlib's
+    # MultiplexedPath) takes a single name per joinpath.
+    return (resources.files("resources") / "portfolio" / name).read_bytes()
 
 
 def _e(text: str) -> str:
