@@ -23,7 +23,9 @@ from app.forms.answers import apply_assignments, defaults
 from app.forms.library import builtin_templates
 from app.forms.model import Template
 from app.forms.render import to_html, to_markdown
+from app.portable import NewSpace, import_portable
 from app.space import Space
+from app.transfer import EXPORT_FORMATS, IMPORT_FORMATS, ExportJob, exporter_for, importer_for
 from store.errors import WrongPassphrase
 from store.kdf import MIB, KdfPolicy
 
@@ -76,6 +78,7 @@ class SelfCheck:
             ("read", self.check_read),
             ("search", self.check_search),
             ("render", self.check_render),
+            ("transfer", self.check_transfer),
             ("verify", self.check_verify),
             ("qt", self.check_qt),
         ]
@@ -175,6 +178,35 @@ class SelfCheck:
         _require("Specific" in markdown and "Actions" in markdown,
                  "the Markdown is not laid out by the template")  # fmt: skip
         return "HTML and Markdown laid out by the template; the HTML sanitised"
+
+    def check_transfer(self) -> str:
+        assert self.space is not None
+        missing = []
+        # The formats register themselves when their modules are imported by name,
+        # which a bundler cannot see: a format left out shows up here.
+        for kind, names, lookup in (("export to", EXPORT_FORMATS, exporter_for),
+                                    ("import from", IMPORT_FORMATS, importer_for)):  # fmt: skip
+            for name in names:
+                try:
+                    lookup(name)
+                except Exception:
+                    missing.append(f"{kind} {name}")
+        _require(not missing, "not in this installation: " + ", ".join(missing))
+        site = self.folder / "portfolio"
+        exporter_for("html")(ExportJob(self.space, site))
+        _require((site / "index.html").is_file(), "the HTML portfolio has no index page")
+        archive = self.folder / "self-check.cairn-archive"
+        # A cheap scrypt cost: the archive is deleted with the folder a moment later.
+        exporter_for("portable")(ExportJob(self.space, archive, archive_passphrase=self.passphrase,
+                                           archive_work_factor=10))  # fmt: skip
+        restored = NewSpace(self.folder / "restored.cairn", self.passphrase, SELF_CHECK_POLICY)
+        import_portable(archive, restored, self.passphrase)
+        with Space.open(restored.path, self.passphrase, kdf_policy=SELF_CHECK_POLICY,
+                        index="lazy") as space:  # fmt: skip
+            _require(space.get_asset(self.asset_id).title == "Self-check plan, revised",
+                     "the portable archive did not restore the plan")  # fmt: skip
+        return (f"{len(EXPORT_FORMATS)} export and {len(IMPORT_FORMATS)} import formats; "
+                "an HTML portfolio; a portable archive written and restored")  # fmt: skip
 
     def check_verify(self) -> str:
         assert self.space is not None
