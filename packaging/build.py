@@ -117,6 +117,23 @@ def validate(share: Path) -> None:
             raise SystemExit("build: update-mime-database did not take the MIME types")
 
 
+def unbundled_libraries(bundle: Path) -> set[str]:
+    """Libraries Qt's desktop platform plugins need that are neither in the bundle nor
+    on this machine: PyInstaller could not copy them, so users must have them."""
+    if shutil.which("ldd") is None:
+        return set()
+    internal = bundle / "_internal"
+    plugins = internal / "PySide6" / "Qt" / "plugins" / "platforms"
+    environment = {**os.environ, "LD_LIBRARY_PATH": str(internal)}
+    missing = set()
+    for plugin in ("libqxcb.so", "libqwayland.so"):
+        if (plugins / plugin).is_file():
+            listing = subprocess.run(["ldd", str(plugins / plugin)], capture_output=True,
+                                     text=True, env=environment).stdout  # fmt: skip
+            missing |= {line.split()[0] for line in listing.splitlines() if "not found" in line}
+    return missing
+
+
 def smoke_test(program: Path, version: str) -> None:
     environment = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
     shown = run([str(program), "--version"], capture_output=True, env=environment).stdout
@@ -172,6 +189,10 @@ def main(argv: list[str]) -> int:
         bundle, program = folder, folder / ("cairn.exe" if sys.platform == "win32" else "cairn")
     if sys.platform.startswith("linux"):
         desktop_integration(bundle)
+        if missing := unbundled_libraries(bundle):
+            print(f"build: WARNING: not bundled, so needed on users' systems: "
+                  f"{', '.join(sorted(missing))} (install them here and build again; "
+                  "see packaging/README.md)")  # fmt: skip
     if not args.no_check:
         smoke_test(program, version)
 
