@@ -30,6 +30,7 @@ bench: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python tests/benchmarks/bench_ui.py $(BENCH_UI_ARGS)
 	$(BIN)/python tests/benchmarks/bench_archive.py $(BENCH_ARCHIVE_ARGS)
 	$(BIN)/python tests/benchmarks/bench_sync.py $(BENCH_SYNC_ARGS)
+	$(BIN)/python tests/benchmarks/bench_server.py $(BENCH_SERVER_ARGS)
 
 screenshots: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python tests/screenshots/make_screenshots.py docs/screenshots
