@@ -334,6 +334,13 @@ def _postgres_pids(cluster: PostgresCluster | None) -> list[int]:
     return pids
 
 
+def _machine_busy() -> float:
+    """CPU seconds every process on the machine has used (all cores, from /proc/stat)."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS
+
+
 def _own_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -426,10 +433,12 @@ def bench_backend(
             servers = [server, *others]
             server_pids = [s.process.pid for s in servers if s.process is not None]
             pg_pids = _postgres_pids(cluster)
+            busy_before = _machine_busy()
             cpu_before = (_own_cpu(), _cpu_of(server_pids), _cpu_of(pg_pids))
             elapsed = LoadRun([s.port for s in servers], devices, args).run()
             pg_pids_after = _postgres_pids(cluster)
             cpu_after = (_own_cpu(), _cpu_of(server_pids), _cpu_of(pg_pids_after))
+            busy = _machine_busy() - busy_before
         finally:
             for other in others:
                 other.stop()
@@ -453,6 +462,7 @@ def bench_backend(
             "server": cpu_after[1] - cpu_before[1],
             "postgresql": cpu_after[2] - cpu_before[2] if pg_pids else None,
         },
+        "machine busy": busy,
     }  # fmt: skip
 
 
@@ -482,6 +492,9 @@ def report(result: dict[str, Any], args: argparse.Namespace) -> None:
     parts = [f"{what} {seconds:.1f} s ({seconds / elapsed:.2f} cores)"
              for what, seconds in cpu.items() if seconds is not None]  # fmt: skip
     print(f"CPU over the run ({os.cpu_count()} cores): " + ", ".join(parts))
+    others = result["machine busy"] - sum(v for v in cpu.values() if v is not None)
+    print(f"everything else on the machine meanwhile: {max(0.0, others):.1f} s "
+          f"({max(0.0, others) / elapsed:.2f} cores; a quiet machine shows ~0)")  # fmt: skip
     per_request = [f"{what} {seconds * 1000 / result['requests']:.1f} ms"
                    for what, seconds in cpu.items() if seconds is not None]  # fmt: skip
     print("CPU per request: " + ", ".join(per_request))
