@@ -313,7 +313,7 @@ class MainWindow(QMainWindow):
     def _choose_archive(self) -> None:
         chosen, _ = QFileDialog.getOpenFileName(
             self, self.tr("Restore from a portable archive"), "",
-            self.tr("Cairn archives (*.cairn);;All files (*)"))  # fmt: skip
+            self.tr("Cairn archives (*.cairn-archive *.cairn);;All files (*)"))  # fmt: skip
         if chosen:
             self.show_restore(Path(chosen))
 

@@ -41,7 +41,7 @@ IMPORT_FORMATS = {
     "leap2a": "LEAP2A package or XML (Mahara, PebblePad)",
     "markdown": "Markdown notes (a folder; type a path for a zip or one file)",
 }
-SUFFIXES = {"portable": ".cairn", "pdf": ".pdf", "leap2a": ".zip"}
+SUFFIXES = {"portable": ".cairn-archive", "pdf": ".pdf", "leap2a": ".zip"}
 
 
 class TransferProgress(QObject):
@@ -283,7 +283,8 @@ class ImportDialog(_TransferDialog):
             return QFileDialog.getExistingDirectory(self, self.tr("A folder of Markdown notes"))
         chosen, _ = QFileDialog.getOpenFileName(
             self, self.tr("Import from"), "",
-            self.tr("Archives and packages (*.cairn *.zip *.xml *.md);;All files (*)"))  # fmt: skip
+            self.tr("Archives and packages (*.cairn-archive *.cairn *.zip *.xml *.md);;"
+                    "All files (*)"))  # fmt: skip
         return chosen
 
     def _start(self) -> None:
