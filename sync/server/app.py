@@ -58,6 +58,7 @@ def create_app(settings: ServerSettings, engine: Engine | None = None) -> FastAP
     app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _unexpected_error)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit, settings=settings)
     return app
@@ -102,6 +103,15 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> Re
     return error_response(
         request, 422, "invalid_request", "the request does not have the expected shape", details
     )
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> Response:
+    # A bug: the documented error shape, and nothing of the request or the exception
+    # (uvicorn still logs the traceback for the admin).
+    return error_response(
+        request, 500, "internal_error", "the server failed to handle this request; "
+        "it has been logged for the administrator",
+    )  # fmt: skip
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
