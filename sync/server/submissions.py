@@ -25,7 +25,7 @@ from sync.protocol import (
     sha256_hex,
     verify_bytes,
 )
-from sync.server import directory, events, keys
+from sync.server import blobs, directory, events, keys
 from sync.server.deps import DeviceContext
 from sync.server.errors import Conflict, Forbidden, NotFound, Unprocessable
 from sync.server.models import (
@@ -33,7 +33,6 @@ from sync.server.models import (
     SubmissionAsset,
     SubmissionAttachment,
     SubmissionPoint,
-    Upload,
     utc_now,
 )
 
@@ -94,7 +93,9 @@ def receive(
             f"{point.name!r} is locked on submission and you have already submitted to it",
             code="point_locked",
         )
-    _check_attachments(session, ctx, payload)
+    blobs.require_uploaded(
+        session, ctx.membership.id, (a for asset in payload.assets for a in asset.attachments)
+    )
 
     receipt = keys.sign(
         session,
@@ -159,26 +160,6 @@ def _has_submitted(session: Session, ctx: DeviceContext, point: SubmissionPoint)
         ).first()
         is not None
     )
-
-
-def _check_attachments(session: Session, ctx: DeviceContext, payload: SubmissionPayload) -> None:
-    wanted = {(a.sha256, a.size) for asset in payload.assets for a in asset.attachments}
-    if not wanted:
-        return
-    uploads = session.exec(
-        select(Upload).where(
-            col(Upload.membership_id) == ctx.membership.id,
-            col(Upload.sha256).in_([sha for sha, _ in wanted]),
-        )
-    ).all()
-    complete = {(u.sha256, u.size) for u in uploads if u.received == u.size}
-    missing = sorted(wanted - complete)
-    if missing:
-        raise Conflict(
-            f"{len(missing)} attachment(s) have not been uploaded in full yet",
-            code="attachment_missing",
-            details=[{"sha256": sha, "size": size} for sha, size in missing[:50]],
-        )
 
 
 def response_for(submission: Submission) -> SubmissionResponse:
