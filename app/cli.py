@@ -35,7 +35,7 @@ from app.forms.model import FieldSpec, Template
 from app.forms.render import to_html, to_markdown
 from app.passphrase import PassphraseUnavailable, get_passphrase, read_secret_file
 from app.space import AmbiguousId, Space
-from app.syncing.errors import DisclosureError, SyncSetupError
+from app.syncing.errors import DisclosureError, ReviewError, SyncSetupError
 from app.transfer import (
     EXPORT_FORMATS,
     IMPORT_FORMATS,
@@ -67,7 +67,7 @@ from store.errors import (
     WrongRecoveryKey,
 )
 from store.kdf import PRODUCTION_POLICY, KdfPolicy
-from store.records import AssetRecord
+from store.records import AssetRecord, SyncRecord
 from store.search import HIGHLIGHT_END, HIGHLIGHT_START
 from sync.errors import (
     BadServerSignature,
@@ -111,7 +111,7 @@ exit codes:
   3  wrong passphrase or recovery key
   4  the space is damaged or has been tampered with (see `cairn verify`)
   5  no such asset, version or attachment (or connected workspace, submission
-     point, outbox entry or share)
+     point, outbox entry, share or review request)
   6  the space file does not exist or is not a Cairn space, or an archive is
      in a format this Cairn is too old to read
   7  capture --once: some files could not be imported (each is named on stderr)
@@ -357,6 +357,15 @@ def _sync_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> No
 
     feedback = command("feedback", "an asset's submissions, feedback, decision and shares")
     feedback.add_argument("id", metavar="ID")
+
+    reviews = command("reviews", "colleagues' submissions you are asked to peer-review; "
+                      "show one, or --send your review of it")  # fmt: skip
+    reviews.add_argument("request", nargs="?", metavar="REQUEST",
+                         help="the request to show or answer (its id)")  # fmt: skip
+    reviews.add_argument("--send", metavar="TEXT",
+                         help="send this review of REQUEST ('-': read it from stdin)")  # fmt: skip
+    reviews.add_argument("--rating", type=int, choices=range(1, 6), metavar="1-5",
+                         help="with --send: a rating from 1 to 5 stars")  # fmt: skip
 
     share = command("share", "publish assets as a public web page (or --revoke one)")
     share.add_argument("ids", nargs="*", metavar="ID", help="the assets to show on the page")
@@ -1372,6 +1381,39 @@ class Runner:
             self.out.line(f"  - comment on the page by {comment.author_name or 'someone'}: "
                           f"{comment.text}")  # fmt: skip
 
+    def cmd_reviews(self) -> None:
+        from app.syncing.reviews import review_request, review_requests, send_peer_review
+
+        if (self.args.send is not None or self.args.rating is not None) and not self.args.request:
+            raise UsageError("name the review request to answer")
+        if self.args.rating is not None and self.args.send is None:
+            raise UsageError("--rating goes with --send")
+        text = sys.stdin.read() if self.args.send == "-" else self.args.send
+        with self.open() as space:
+            if self.args.request is None:
+                found = review_requests(space)
+            else:
+                found = [review_request(space, self.args.request)]
+                if text is not None:
+                    found = [send_peer_review(space, found[0].id, text, self.args.rating)]
+        if self.out.as_json:
+            shown = [_review_json(r) for r in found]
+            self.out.json(shown if self.args.request is None else shown[0])
+            return
+        if text is not None:
+            self.out.line(f"Sent your review of {_review_titles(found[0])} to "
+                          f"{found[0].data.get('workspace_name', '')}.")  # fmt: skip
+            return
+        if not found:
+            self.out.line("Nobody has asked you to review a submission.")
+        for record in found if self.args.request is None else []:
+            data = record.data
+            state = f"reviewed {_when(data['reviewed_at'])}" if data.get("reviewed_at") else "to do"
+            self.out.line(f"{record.id[:8]}  {state:<28}  {data.get('workspace_name', '')}  "
+                          f"{_review_titles(record)}")  # fmt: skip
+        if self.args.request is not None:
+            _print_review_request(self.out, found[0])
+
     def cmd_share(self) -> None:
         from app.syncing.accounts import find_account
         from app.syncing.disclosure import preview
@@ -1416,6 +1458,46 @@ class Runner:
                            "status": record.data["status"]})  # fmt: skip
         else:
             self.out.line(f"Withdrawn from {record.data.get('point_name')}; the receipt is kept.")
+
+
+def _review_titles(record: SyncRecord) -> str:
+    assets = [a for a in record.data.get("assets") or [] if isinstance(a, dict)]
+    return "; ".join(str(a.get("title", "")) for a in assets) or "a submission"
+
+
+def _review_json(record: SyncRecord) -> dict[str, Any]:
+    keys = ("account_id", "workspace_name", "submission_id", "received", "assets",
+            "reviewed_at", "review_text", "review_rating")  # fmt: skip
+    return {"id": record.id, **{k: record.data.get(k) for k in keys}}
+
+
+def _print_review_request(out: Output, record: SyncRecord) -> None:
+    """A colleague's submission as it was sent, field by field, and the review if sent."""
+    from app.syncing.disclosure import display_text
+
+    data = record.data
+    out.line(f"Review request {record.id} from {data.get('workspace_name', '')}, received "
+             f"{_when(data.get('received'))}")  # fmt: skip
+    for asset in data.get("assets") or []:
+        if not isinstance(asset, dict):
+            continue
+        out.line(f"  {asset.get('title', '')} ({asset.get('template', '')})")
+        for answer in asset.get("fields") or []:
+            if isinstance(answer, dict):
+                label = answer.get("label") or answer.get("name") or ""
+                out.line(f"    {label}: {display_text(answer.get('value'))}")
+        for attachment in asset.get("attachments") or []:
+            if isinstance(attachment, dict):
+                out.line(f"    file: {attachment.get('name', '')} "
+                         f"({_human_size(int(attachment.get('size') or 0))})")  # fmt: skip
+    if data.get("reviewed_at"):
+        rating = data.get("review_rating")
+        stars = f", rated {rating} of 5" if rating else ""
+        out.line(f"  Your review (sent {_when(data['reviewed_at'])}{stars}):")
+        for line in str(data.get("review_text") or "").splitlines() or [""]:
+            out.line(f"      {line}")
+    else:
+        out.line("  Not reviewed yet: answer with --send TEXT [--rating 1-5].")
 
 
 def _point_id(account: Account, wanted: str) -> str:
@@ -1513,7 +1595,7 @@ def _exit_code_for(exc: BaseException) -> int:
         return EXIT_DAMAGED
     if isinstance(exc, FormatUnavailable | UnknownFormat | InvalidInput):
         return EXIT_USAGE
-    if isinstance(exc, DisclosureError | InvalidServerAddress):
+    if isinstance(exc, DisclosureError | ReviewError | InvalidServerAddress):
         return EXIT_USAGE
     if isinstance(exc, SyncSetupError):
         return EXIT_NOT_FOUND

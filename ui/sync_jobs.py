@@ -11,21 +11,11 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
-from uuid import UUID
 
 from app.space import Space
-from app.syncing import kinds
-from app.syncing.accounts import (
-    Account,
-    accounts,
-    client_for,
-    connect,
-    disconnect,
-    get_account,
-)
+from app.syncing import kinds, reviews
+from app.syncing.accounts import Account, accounts, connect, disconnect, get_account
 from app.syncing.disclosure import Preview, display_text, preview, queue_submission
-from app.syncing.errors import NoSuchEntry
 from app.syncing.outbox import OutboxEntry, PushProgress, discard, entries, retry, withdraw
 from app.syncing.pulling import pull
 from app.syncing.sharing import publish_share, revoke_share, shares
@@ -296,21 +286,9 @@ def refresh_points(space: Space, account_id: str) -> AccountView:
 
 
 def send_peer_review(space: Space, request_id: str, text: str, rating: int | None) -> ReviewRequest:
-    """Send this person's review of a colleague's submission, and remember that it was sent.
-
-    app/syncing has no peer-review call yet, so this goes through the account's client
-    (``client_for``) the way its other calls do; sending the same review again is fine.
-    """
-    record = space.sync_record(request_id)
-    if record is None or record.kind != kinds.REVIEW_REQUEST:
-        raise NoSuchEntry("this review request is no longer in the space")
-    account = get_account(space, str(record.data.get("account_id", "")))
-    with client_for(space, account) as client:
-        client.peer_review(UUID(str(record.data["submission_id"])), text, rating)
-    data: dict[str, Any] = {**record.data, "reviewed_at": kinds.iso(kinds.utc_now()),
-                            "review_text": text, "review_rating": rating}  # fmt: skip
-    return _review_request(space.put_sync_record(
-        SyncRecord(record.id, record.kind, data, record.asset_ids)))
+    """Send this person's review of a colleague's submission (``reviews.send_peer_review``:
+    the server's verified answer is kept and the request marked reviewed)."""
+    return _review_request(reviews.send_peer_review(space, request_id, text, rating))
 
 
 def withdraw_submission(space: Space, receipt_id: str) -> str:

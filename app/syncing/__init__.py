@@ -8,6 +8,8 @@
   ``retry``, ``discard``, ``withdraw``, ``next_attempt_in``, ``in_flight``.
 - ``pulling``: ``pull`` (feedback, decisions, review requests, comments, resources;
   organisation templates installed).
+- ``reviews``: ``review_requests``, ``review_request``, ``send_peer_review`` (a
+  colleague's submission this person was asked to peer-review, and the review sent back).
 - ``sharing``: ``publish_share``, ``update_share``, ``revoke_share``, ``shares``.
 - ``status``: ``asset_status`` and ``badges`` for the editor and the library.
 - ``worker``: ``sync_once``, one round of push and pull for every account.

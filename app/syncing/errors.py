@@ -31,3 +31,8 @@ class NoSuchEntry(SyncSetupError, LookupError):
 class DisclosureError(SyncSetupError, ValueError):
     """What was chosen cannot be sent as it is: nothing chosen, too much, or an asset
     that changed after the preview was shown."""
+
+
+class ReviewError(SyncSetupError, ValueError):
+    """A peer review that cannot be sent as written: empty, too long, or a rating outside
+    1 to 5."""

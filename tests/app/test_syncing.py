@@ -4,6 +4,7 @@ per asset, and the `cairn` commands that drive them."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -23,9 +24,10 @@ from app.syncing.accounts import (
     save_account,
 )
 from app.syncing.disclosure import preview, queue_submission
-from app.syncing.errors import DisclosureError, NoSuchPoint
+from app.syncing.errors import DisclosureError, NoSuchEntry, NoSuchPoint, ReviewError
 from app.syncing.outbox import entries, push, retry
 from app.syncing.pulling import install_organisation_templates, organisation_names, pull
+from app.syncing.reviews import review_request, review_requests, send_peer_review
 from app.syncing.sharing import publish_share, revoke_share, update_share
 from app.syncing.status import asset_status, badges
 from store.kdf import KdfPolicy
@@ -34,11 +36,11 @@ from sync.errors import InviteInvalid
 from sync.protocol import SUBMISSION_FORMAT, SignedDocument, SubmissionPayload, parse_body
 from sync.protocol import verify_bytes as verify_signature
 from sync.server import directory, resources, reviews
-from sync.server.models import Share, Submission
+from sync.server.models import Membership, Share, Submission
 from tests.conftest import PASSPHRASE
 from tests.live_server import LiveServer, free_port, running_server
 from tests.server.browser import Browser
-from tests.server.client import Org, make_invite, make_org
+from tests.server.client import Org, join, make_invite, make_org, snapshot
 
 MiB = 1024 * 1024
 
@@ -367,6 +369,98 @@ def test_disconnecting_forgets_the_token_but_keeps_receipts_and_the_queue(
 
     again, _ = connected(space, server, org=org)  # connecting again sends what waited
     assert push(space, again).delivered == [entry.id]
+
+
+# ---------------------------------------------------------------- peer review
+
+
+def colleague_submission_for_review(server: LiveServer, org: Org, account: Account) -> str:
+    """A colleague's submission in ``org``, assigned to ``account``'s member to review."""
+    colleague = join(server, org)
+    answer = colleague.submit(colleague.sign(colleague.payload(
+        org.point_id, [snapshot("Plan: calmer incident calls",
+                                approach="Use a checklist; name a scribe.")])))  # fmt: skip
+    assert answer.status_code in (200, 201), answer.text
+    submission_id = str(answer.json()["submission_id"])
+    with server.session() as session:
+        submission = session.get(Submission, submission_id)
+        membership = session.get(Membership, account.member_id)
+        assert submission is not None
+        assert membership is not None
+        reviews.assign_peer(session, submission, membership,
+                            directory.user_for_email(session, "lead@example.org"))  # fmt: skip
+        session.commit()
+    return submission_id
+
+
+def test_a_peer_review_is_sent_for_a_request_and_kept_with_it(
+    space: Space, server: LiveServer
+) -> None:
+    account, org = connected(space, server)
+    submission_id = colleague_submission_for_review(server, org, account)
+    assert pull(space, account).stored == {"review_request": 1}
+    [request] = review_requests(space)
+    assert request.data["submission_id"] == submission_id
+    assert review_request(space, submission_id[:8]).id == request.id
+    with pytest.raises(ReviewError):  # nothing is sent for an empty review
+        send_peer_review(space, request.id, "   ")
+    with pytest.raises(ReviewError):
+        send_peer_review(space, request.id, "Fine.", rating=6)
+    with server.session() as session:
+        assert reviews.thread(session, submission_id) == []
+
+    sent = send_peer_review(space, request.id, " Clear steps; say who calls the customer. ", 4)
+    again = send_peer_review(space, request.id, "Clear steps; say who calls the customer.", 4)
+
+    with server.session() as session:
+        [review] = reviews.thread(session, submission_id)  # sent twice, kept once
+    assert (review.kind, review.text, review.rating, review.author_role) == (
+        "peer_review", "Clear steps; say who calls the customer.", 4, "peer"
+    )  # fmt: skip
+    kept = space.sync_record(request.id)
+    assert kept is not None
+    assert kept.data["reviewed_at"] == sent.data["reviewed_at"] == again.data["reviewed_at"]
+    assert kept.data["review_feedback_id"] == str(review.feedback_id)
+    assert kept.data["review_feedback"]["kind"] == "peer_review"
+    assert (kept.data["review_text"], kept.data["review_rating"]) == (review.text, 4)
+    with pytest.raises(NoSuchEntry):
+        review_request(space, "no-such-request")
+
+
+def test_the_reviews_command_lists_shows_and_answers_a_request(
+    cli, space_path: Path, server: LiveServer, kdf_policy: KdfPolicy,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # type: ignore[no-untyped-def]  # fmt: skip
+    cli("init", space_path)
+    org = make_org(server)
+    assert cli("connect", space_path, server.url, "--invite", make_invite(server, org)).code == 0
+    assert "Nobody has asked you" in cli("reviews", space_path).out
+    with Space.open(space_path, PASSPHRASE, kdf_policy=kdf_policy, index="lazy") as opened:
+        account = find_account(opened, None)
+    submission_id = colleague_submission_for_review(server, org, account)
+    assert cli("sync", space_path).code == 0
+
+    listed = cli("reviews", space_path)
+    assert "to do" in listed.out
+    assert "Plan: calmer incident calls" in listed.out
+    request_id = listed.out.split()[0]
+    shown = cli("reviews", space_path, request_id)
+    assert "Use a checklist; name a scribe." in shown.out
+    assert "Not reviewed yet" in shown.out
+    assert cli("reviews", space_path, "--send", "Good").code == 2  # which request?
+    assert cli("reviews", space_path, request_id, "--send", " ").code == 2
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("Clear steps.\nSay who calls the customer.\n"))
+    sent = cli("reviews", space_path, request_id, "--send", "-", "--rating", "5")
+    assert sent.code == 0, sent.err
+    assert "Sent your review of Plan: calmer incident calls" in sent.out
+    with server.session() as session:
+        [review] = reviews.thread(session, submission_id)
+    assert (review.text, review.rating) == ("Clear steps.\nSay who calls the customer.", 5)
+    answered = json.loads(cli("reviews", space_path, request_id, "--json").out)
+    assert answered["reviewed_at"]
+    assert answered["review_rating"] == 5
+    assert "reviewed" in cli("reviews", space_path).out
 
 
 # ------------------------------------------------------------------------ CLI
