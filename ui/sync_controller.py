@@ -26,7 +26,7 @@ from PySide6.QtWidgets import QApplication, QMenu, QMessageBox, QToolButton, QWi
 
 from app.forms.library import TemplateLibrary
 from app.space import Space
-from app.syncing.accounts import default_device_name
+from app.syncing.accounts import NEEDS_A_PERSON, default_device_name
 from app.syncing.outbox import PushProgress
 from sync.errors import (
     CertificateRejected,
@@ -289,7 +289,7 @@ class SyncController(QObject):
             self._pending = only_due and (self._pending is not False)
             return
         chosen = [a.id for a in self.accounts
-                  if not only_due or a.problem_code not in sync_jobs.NEEDS_A_PERSON]  # fmt: skip
+                  if not only_due or a.problem_code not in NEEDS_A_PERSON]  # fmt: skip
         if not chosen:
             return
         self.timer.stop()

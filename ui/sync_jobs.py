@@ -16,19 +16,20 @@ from app.space import Space
 from app.syncing import kinds, reviews
 from app.syncing.accounts import Account, accounts, connect, disconnect, get_account
 from app.syncing.disclosure import Preview, display_text, preview, queue_submission
-from app.syncing.outbox import OutboxEntry, PushProgress, discard, entries, retry, withdraw
+from app.syncing.outbox import (
+    OutboxEntry,
+    PushProgress,
+    discard,
+    entries,
+    next_attempt_in,
+    retry,
+    withdraw,
+)
 from app.syncing.pulling import pull
 from app.syncing.sharing import publish_share, revoke_share, shares
 from app.syncing.status import AssetSyncStatus, ShareInfo, asset_status, badges
 from app.syncing.worker import SyncReport, sync_once
 from store.records import SyncRecord
-
-#: Account problems that need the person (a new invite, a decision about a server key):
-#: background sync leaves such an account alone until they act or ask to sync now.
-NEEDS_A_PERSON = frozenset(
-    {"token_revoked", "token_expired", "not_authorised", "server_key_changed",
-     "certificate_rejected"}
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -215,18 +216,9 @@ def feedback_view(space: Space, asset_id: str, known: Sequence[AccountView]) -> 
 
 def snapshot(space: Space, asset_id: str | None = None) -> SyncSnapshot:
     views = tuple(account_view(a) for a in accounts(space))
-    listed = tuple(entries(space))
-    can_send = {a.id for a in views if a.problem_code not in NEEDS_A_PERSON}
-    now = kinds.utc_now()
-    waits = []
-    for entry in listed:
-        if entry.state != "queued" or entry.account_id not in can_send:
-            continue
-        due = kinds.parse_iso(entry.next_attempt)
-        waits.append(0.0 if due is None else max(0.0, (due - now).total_seconds()))
     return SyncSnapshot(
-        accounts=views, badges=library_badges(space), entries=listed,
-        next_due=min(waits) if waits else None,
+        accounts=views, badges=library_badges(space), entries=tuple(entries(space)),
+        next_due=next_attempt_in(space),
         feedback=feedback_view(space, asset_id, views) if asset_id else None,
         review_requests=tuple(_review_request(r)
                               for r in space.sync_records(kinds.REVIEW_REQUEST))[::-1],

@@ -25,6 +25,13 @@ from sync.protocol import AccountInfo, PointInfo, key_id
 #: Outbox entries of an account that was disconnected carry this error code; connecting
 #: the same workspace again puts them back in the queue.
 DISCONNECTED = "disconnected"
+#: Account problems (``account_problem``'s codes) that only the person can clear: a new
+#: invite, or a decision about a server key. Background sync leaves such an account
+#: alone until they act or ask to sync now; trying again by itself would only fail again.
+NEEDS_A_PERSON = frozenset(
+    {"token_revoked", "token_expired", "not_authorised", "server_key_changed",
+     "certificate_rejected"}
+)  # fmt: skip
 
 
 @dataclass
@@ -57,6 +64,11 @@ class Account:
     problem: dict[str, Any] | None = None
     #: A CA bundle to trust the server's certificate with (a private CA), if one was given.
     ca_bundle: str | None = None
+
+    @property
+    def needs_a_person(self) -> bool:
+        """Whether sync stopped for this account until the person acts (NEEDS_A_PERSON)."""
+        return (self.problem or {}).get("code") in NEEDS_A_PERSON
 
     @property
     def host(self) -> str:

@@ -34,6 +34,7 @@ from app.syncing import kinds
 from app.syncing.accounts import (
     Account,
     account_problem,
+    accounts,
     client_for,
     companion_client,
     get_account,
@@ -171,11 +172,14 @@ def discard(space: Space, entry_id: str) -> None:
 
 def next_attempt_in(space: Space, now: datetime | None = None) -> float | None:
     """Seconds until the next queued entry is due (0 if one is due now), or None if
-    nothing is queued: when a background worker should wake up next."""
+    nothing is: when a background worker should wake up next. Entries a background push
+    leaves alone do not count: those of an account that needs the person (a revoked
+    device, a server key that changed; see ``push``) or that is no longer connected."""
     moment = now or kinds.utc_now()
+    sendable = {a.id for a in accounts(space) if not a.needs_a_person}
     waits = []
     for record in space.sync_records(kinds.OUTBOX):
-        if record.data.get("state") != "queued":
+        if record.data.get("state") != "queued" or record.data.get("account_id") not in sendable:
             continue
         due = kinds.parse_iso(record.data.get("next_attempt"))
         waits.append(0.0 if due is None else max(0.0, (due - moment).total_seconds()))
@@ -306,8 +310,10 @@ def push(
 ) -> PushReport:
     """Send the account's queued entries, oldest first; returns what became of them.
 
-    With ``only_due``, entries still waiting out their backoff are left for later (a
-    person who asks to sync now passes False). Nothing is raised for what the server or
+    With ``only_due``, entries still waiting out their backoff are left for later, and
+    so is every entry of an account whose sync stopped until the person acts
+    (``Account.needs_a_person``: it would only be refused again); a person who asks to
+    sync now passes False. Nothing is raised for what the server or
     the network does: it is in the report, and in the entries (for a failure of one
     submission) or the account's ``problem`` (for a revoked device or a server whose
     key changed, which stop the account; its entries stay queued).
@@ -319,6 +325,11 @@ def push(
     threads. Call from a worker thread, one push per account at a time.
     """
     report = PushReport(account.id)
+    if only_due and account.needs_a_person:
+        problem = account.problem or {}
+        report.stopped = str(problem.get("message") or "sync stopped for this workspace")
+        report.stopped_code = str(problem.get("code"))
+        return report
     moment = now()
     queued = [
         r for r in space.sync_records(kinds.OUTBOX)

@@ -19,10 +19,11 @@ from sqlmodel import col, select
 
 from app.space import Space
 from app.syncing import kinds
-from app.syncing.accounts import client_for, get_account
+from app.syncing.accounts import client_for, connect, get_account
 from app.syncing.outbox import entries, next_attempt_in, push, retry
 from app.syncing.pulling import pull
 from app.syncing.status import asset_status
+from app.syncing.worker import sync_once
 from store.kdf import KdfPolicy
 from sync.client import Backoff
 from sync.protocol import FEEDBACK_FORMAT, FeedbackDocument, SignedDocument, sign_document
@@ -39,6 +40,7 @@ from tests.app.test_syncing import (
 )
 from tests.conftest import PASSPHRASE
 from tests.live_server import LiveServer, running_server
+from tests.server.client import make_invite
 from tests.sync.proxy import FaultProxy
 
 MB = 1_000_000
@@ -294,6 +296,44 @@ def test_a_revoked_device_is_told_clearly_and_the_outbox_is_kept(
     assert result.code == 11
     assert "disconnected this device" in result.err
     assert "queued" in cli("outbox", space.path).out
+
+
+def test_the_entries_of_a_stopped_workspace_are_not_due_until_the_person_acts(
+    space: Space, server: LiveServer, proxy: FaultProxy
+) -> None:
+    from sync.server import directory
+
+    account, org = connected(space, server, url=proxy.url)
+    other, _ = connected(space, server)  # another workspace, which still works
+    entry = queued(space, account, smart_plan(space).id)
+    with server.session() as session:
+        directory.revoke_device(session, account.device_id)
+        session.commit()
+    assert push(space, account).stopped_code == "token_revoked"
+    tried = proxy.connections
+
+    # Nothing is due: a background worker that asks when to wake is not woken for it...
+    assert next_attempt_in(space) is None
+    # ...and a background round leaves it alone: it would only be refused again.
+    stopped = get_account(space, account.id)
+    assert push(space, stopped).stopped_code == "token_revoked"
+    round_ = sync_once(space, [account.id])
+    assert round_.accounts[0].push.stopped_code == "token_revoked"
+    assert round_.accounts[0].pull is None
+    assert proxy.connections == tried
+    assert entries(space)[0].attempts == 0
+
+    queued(space, other, smart_plan(space, "For the other workspace").id)
+    assert next_attempt_in(space) == 0.0  # the other workspace's entries still count
+    assert push(space, other).delivered
+    assert next_attempt_in(space) is None
+    assert push(space, stopped, only_due=False).stopped_code == "token_revoked"  # asked: tried
+    assert proxy.connections > tried
+
+    # A new invite connects the workspace again: what waited is due, and goes.
+    again = connect(space, proxy.url, make_invite(server, org, email=account.email), "Laptop")
+    assert next_attempt_in(space) == 0.0
+    assert push(space, again).delivered == [entry.id]
 
 
 # Last in the module: the server's key is replaced for good.
