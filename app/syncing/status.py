@@ -130,9 +130,11 @@ class AssetSyncStatus:
 
     @property
     def badge(self) -> str:
-        """One word for the library: failed, sending, queued, the latest decision
-        (validated, needs_more_evidence, not_yet), delivered, or "" (never sent)."""
-        return _badge(self.submissions, self.decision)
+        """One word for the library: failed, sending, queued, the latest decision on a
+        submission that still stands (validated, needs_more_evidence, not_yet), delivered,
+        withdrawn (every submission that was delivered was withdrawn since), or "" (never
+        sent)."""
+        return _badge(self.submissions, self.feedback)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -154,14 +156,23 @@ class AssetSyncStatus:
         }  # fmt: skip
 
 
-def _badge(submissions: Iterable[SubmissionState], decision: FeedbackItem | None) -> str:
+def _badge(submissions: Iterable[SubmissionState], feedback: Iterable[FeedbackItem]) -> str:
     states = {s.state for s in submissions}
     for state in ("failed", "sending", "queued"):
         if state in states:
             return state
-    if decision is not None and decision.decision:
-        return decision.decision
-    return "delivered" if "delivered" in states else ""
+    # A decision on a submission the person withdrew is history, not the asset's state.
+    withdrawn = {s.submission_id for s in submissions if s.state == "withdrawn"}
+    standing = [
+        f.decision for f in feedback
+        if f.kind == "decision" and f.decision and f.submission_id not in withdrawn
+    ]  # fmt: skip
+    if standing:
+        return str(standing[-1])
+    for state in ("delivered", "withdrawn"):
+        if state in states:
+            return state
+    return ""
 
 
 def asset_status(space: Space, asset_id: str) -> AssetSyncStatus:

@@ -8,6 +8,7 @@ import io
 import json
 import os
 import shutil
+import uuid
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from app.space import Space
 from app.syncing.accounts import (
     Account,
     accounts,
+    client_for,
     connect,
     disconnect,
     find_account,
@@ -25,7 +27,7 @@ from app.syncing.accounts import (
 )
 from app.syncing.disclosure import preview, queue_submission
 from app.syncing.errors import DisclosureError, NoSuchEntry, NoSuchPoint, ReviewError
-from app.syncing.outbox import entries, push, retry
+from app.syncing.outbox import entries, push, retry, withdraw
 from app.syncing.pulling import install_organisation_templates, organisation_names, pull
 from app.syncing.reviews import review_request, review_requests, send_peer_review
 from app.syncing.sharing import publish_share, revoke_share, update_share
@@ -311,6 +313,44 @@ def test_pull_brings_feedback_decisions_and_templates_home(
     assert TemplateLibrary.load().find(installed) is None
     assert install_organisation_templates(space) == [installed]
     assert TemplateLibrary.load().get(installed).name == picked.name
+
+
+def test_a_withdrawn_submission_shows_as_withdrawn_whoever_withdrew_it(
+    space: Space, server: LiveServer
+) -> None:
+    from ui.sync_jobs import library_badges
+
+    account, _ = connected(space, server, mode="open")
+    here, elsewhere = smart_plan(space, "Withdrawn here"), smart_plan(space, "Withdrawn elsewhere")
+    first, second = queued(space, account, here.id), queued(space, account, elsewhere.id)
+    push(space, account)
+    add_feedback(server, first.id, "Well evidenced.", decision="validated")
+    add_feedback(server, second.id, "Noted.")
+    pull(space, account)
+    assert library_badges(space) == {here.id: "validated", elsewhere.id: "feedback"}
+
+    withdraw(space, first.id)  # from this device
+    with client_for(space, account) as client:  # from another device: heard of by pull
+        client.withdraw(uuid.UUID(second.id))
+    assert asset_status(space, elsewhere.id).submissions[0].state == "delivered"
+    pull(space, account)
+
+    for asset in (here, elsewhere):
+        status = asset_status(space, asset.id)
+        assert [s.state for s in status.submissions] == ["withdrawn"]
+        assert status.badge == "withdrawn"
+    # The decision stays in the thread, but it no longer stands for the asset.
+    assert asset_status(space, here.id).decision is not None
+    assert badges(space) == {here.id: "withdrawn", elsewhere.id: "withdrawn"}
+    assert library_badges(space) == {here.id: "withdrawn", elsewhere.id: "withdrawn"}
+
+    again = queued(space, account, here.id)  # sent again: that submission is what counts
+    assert badges(space)[here.id] == "queued"
+    push(space, account)
+    assert badges(space)[here.id] == "delivered"
+    add_feedback(server, again.id, "Better.", decision="not_yet")
+    pull(space, account)
+    assert badges(space)[here.id] == "not_yet"
 
 
 def test_a_share_is_published_commented_on_and_revoked(

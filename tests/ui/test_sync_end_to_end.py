@@ -227,6 +227,9 @@ def test_withdraw_from_the_feedback_tab_where_the_point_allows(  # type: ignore[
     editor.feedback.rows[0].withdraw_button.click()
     qtbot.waitUntil(lambda: any("Withdrawn" in t for t in editor.feedback.state_texts()),
                     timeout=WAIT)  # fmt: skip
+    assert editor.feedback.rows[0].badge.text() == "Withdrawn"
+    assert editor.feedback.rows[0].withdraw_button.isHidden()
+    qtbot.waitUntil(lambda: badge(window, plan.id) == "Withdrawn", timeout=WAIT)
 
 
 def test_a_disconnected_device_says_so_keeps_the_outbox_and_reconnects(  # type: ignore[no-untyped-def]
