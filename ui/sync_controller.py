@@ -28,6 +28,7 @@ from app.forms.library import TemplateLibrary
 from app.space import Space
 from app.syncing.accounts import NEEDS_A_PERSON, default_device_name
 from app.syncing.outbox import PushProgress
+from app.syncing.pulling import forget_organisation_names, learn_organisation_names
 from sync.errors import (
     CertificateRejected,
     InvalidServerAddress,
@@ -154,6 +155,7 @@ class SyncController(QObject):
         self._announced.clear()
         for action in self.menu.actions():
             action.setEnabled(True)
+        self._learn_organisation_names()
         self.refresh(then_sync=True)
 
     def stop(self) -> None:
@@ -172,8 +174,24 @@ class SyncController(QObject):
         self.banner.clear()
         self.status_button.hide()
         self.library.set_badges({})
+        forget_organisation_names()
         for action in self.menu.actions():
             action.setEnabled(False)
+
+    def _learn_organisation_names(self) -> None:
+        """The template picker names organisations' templates after them; those names
+        are only in the space (their folders have opaque names), so learn them now."""
+        space = self._space()
+        if space is None:
+            return
+        generation = self._generation
+
+        def learnt(_names: object) -> None:
+            if generation != self._generation:  # locked meanwhile: forget them again
+                forget_organisation_names()
+
+        self.runner.run_store(lambda: learn_organisation_names(space), on_done=learnt,
+                              on_error=self.job_guard(space)(self.report))  # fmt: skip
 
     @property
     def active(self) -> bool:

@@ -12,18 +12,21 @@ cursor stays just before it, and the report (and the account's ``problem``) says
 which one it was; nothing after a forged item is trusted blindly.
 
 Templates the organisation publishes are installed in its folder of
-``TemplateLibrary``'s organisation templates (``org/<name>/<id>``, where ``<name>``
-comes from the workspace's name), so they appear in the template picker under it.
-Their text is also kept in the space, so ``install_organisation_templates`` can put
-them back on another computer.
+``TemplateLibrary``'s organisation templates (``org/<folder>/<id>``), so they appear in
+the template picker. The folder is named by a hash of the workspace's id
+(``folder_name``), not after the organisation: the config folder is not encrypted, and
+which employer a person has is theirs to tell. The picker's heading, the organisation's
+name, comes from the unlocked space (``learn_organisation_names``). Their text is also
+kept in the space, so ``install_organisation_templates`` can put them back on another
+computer.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-import re
 import tempfile
-import unicodedata
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +37,14 @@ from app.forms.library import organisation_template_root
 from app.forms.loader import TemplateError, parse_template
 from app.space import Space
 from app.syncing import kinds
-from app.syncing.accounts import Account, account_problem, client_for, refresh, save_account
+from app.syncing.accounts import (
+    Account,
+    account_problem,
+    accounts,
+    client_for,
+    refresh,
+    save_account,
+)
 from store.records import SyncRecord
 from sync.client import PulledEvent, WorkspaceClient
 from sync.errors import (
@@ -46,8 +56,9 @@ from sync.errors import (
 )
 from sync.protocol import MAX_PULL_LIMIT, ResourceInfo
 
-#: The file in an organisation's template folder that says whose it is.
-_OWNER_FILE = ".organisation.json"
+#: The file in which an earlier Cairn said whose an organisation's folder was (its folders
+#: were named after the organisation; see ``organisation_folder``).
+_LEGACY_OWNER_FILE = ".organisation.json"
 
 
 @dataclass
@@ -249,7 +260,10 @@ def _install_template(
     workspace_id: str, workspace_name: str, text: str, root: Path
 ) -> str | _Problem:
     """Write a template into the organisation's folder; its qualified id, or the problem."""
-    folder = organisation_folder(workspace_id, workspace_name, root)
+    try:
+        folder = organisation_folder(workspace_id, root)
+    except OSError as error:
+        return _Problem(f"its folder could not be made in {root}: {error.strerror or error}")
     source = f"org/{folder.name}"
     try:
         template = parse_template(text, f"{source}/template.toml", source=source)
@@ -261,54 +275,100 @@ def _install_template(
             handle.write(text.encode("utf-8"))
     except OSError as error:
         return _Problem(f"it could not be written in {folder}: {error.strerror or error}")
+    _remember_names({folder.name: workspace_name})
     return template.qualified_id
 
 
-def organisation_folder(workspace_id: str, workspace_name: str, root: Path | None = None) -> Path:
-    """The workspace's template folder: named after it (``support-team``), with a number
-    added if another workspace of the same name has that folder already."""
+def folder_name(workspace_id: str) -> str:
+    """The name of a workspace's template folder: a hash of its id, which says nothing of
+    the organisation to whoever reads the config folder (its name stays in the space)."""
+    digest = hashlib.sha256(f"cairn organisation folder\0{workspace_id}".encode())
+    return digest.hexdigest()[:16]
+
+
+def organisation_folder(workspace_id: str, root: Path | None = None) -> Path:
+    """The workspace's template folder (made if it is missing): ``<root>/<folder_name>``,
+    or the folder an earlier Cairn named after the organisation, if it made one. Those
+    are kept as they are: their name is part of the template ids that assets (perhaps
+    in other spaces on this computer) record, so renaming them would orphan the assets."""
     root = root or organisation_template_root()
-    slug = _slug(workspace_name) or "organisation"
-    for number in range(1, 1000):
-        folder = root / (slug if number == 1 else f"{slug}-{number}")
+    folder = _legacy_folder(workspace_id, root) or root / folder_name(workspace_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _legacy_folder(workspace_id: str, root: Path) -> Path | None:
+    """A folder named after the organisation (``support-team``) with an owner file naming
+    this workspace, as Cairn made them before folders were named by ``folder_name``."""
+    if not root.is_dir():
+        return None
+    for folder in sorted(root.iterdir()):
         owner = _owner(folder)
-        if owner is None and not (folder.exists() and any(folder.iterdir())):
-            root.mkdir(parents=True, exist_ok=True)
-            folder.mkdir(exist_ok=True)
-            (folder / _OWNER_FILE).write_text(
-                json.dumps({"workspace_id": workspace_id, "name": workspace_name}), "utf-8"
-            )
-            return folder
         if owner is not None and owner.get("workspace_id") == workspace_id:
             return folder
-    raise OSError(f"too many organisations named {workspace_name!r}")
+    return None
 
 
 def _owner(folder: Path) -> dict[str, Any] | None:
     try:
-        owner = json.loads((folder / _OWNER_FILE).read_text("utf-8"))
+        owner = json.loads((folder / _LEGACY_OWNER_FILE).read_text("utf-8"))
     except (OSError, ValueError):
         return None
     return owner if isinstance(owner, dict) else None
 
 
-def organisation_names(root: Path | None = None) -> dict[str, str]:
-    """The organisation's name for each ``<name>`` of ``org/<name>/...`` templates, for
-    the template picker's headings."""
-    root = root or organisation_template_root()
-    if not root.is_dir():
-        return {}
-    names = {}
-    for folder in sorted(root.iterdir()):
-        owner = _owner(folder)
-        if owner is not None and isinstance(owner.get("name"), str):
-            names[folder.name] = owner["name"]
+#: The organisations' names by template folder, for the template picker's headings, as
+#: learnt from unlocked spaces (see ``learn_organisation_names``). Only here, in memory:
+#: never written outside the space.
+_names: dict[str, str] = {}
+_names_lock = threading.Lock()
+
+
+def _remember_names(names: dict[str, str]) -> None:
+    with _names_lock:
+        _names.update(names)
+
+
+def learn_organisation_names(space: Space) -> dict[str, str]:
+    """Remember, in this process, the name of each organisation whose templates the space
+    holds or whose workspace it is connected to (by template folder); returns them. The
+    desktop calls it after unlock and ``forget_organisation_names`` on lock; a pull that
+    installs templates teaches their organisation's name by itself."""
+    names: dict[str, str] = {}
+    for record in space.sync_records(kinds.RESOURCE):
+        installed = str(record.data.get("installed_as") or "")
+        parts = installed.split("/")
+        if len(parts) == 3 and parts[0] == "org" and record.data.get("workspace_name"):
+            names[parts[1]] = str(record.data["workspace_name"])
+    for account in accounts(space):  # the names as last heard, over those at install time
+        names[folder_name(account.workspace_id)] = account.workspace_name
+        legacy = _legacy_folder(account.workspace_id, organisation_template_root())
+        if legacy is not None:
+            names[legacy.name] = account.workspace_name
+    _remember_names(names)
     return names
 
 
-def _slug(name: str) -> str:
-    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
-    return re.sub(r"[^a-z0-9]+", "-", text).strip("-")[:60]
+def forget_organisation_names() -> None:
+    """The space is locked: its organisations' names are forgotten with it."""
+    with _names_lock:
+        _names.clear()
+
+
+def organisation_names(root: Path | None = None) -> dict[str, str]:
+    """The organisation's name for each ``<folder>`` of ``org/<folder>/...`` templates that
+    one is known for, for the template picker's headings: those learnt from an unlocked
+    space, and those an earlier Cairn wrote in its folders named after them."""
+    root = root or organisation_template_root()
+    names = {}
+    if root.is_dir():
+        for folder in sorted(root.iterdir()):
+            owner = _owner(folder)
+            if owner is not None and isinstance(owner.get("name"), str):
+                names[folder.name] = owner["name"]
+    with _names_lock:
+        names.update(_names)
+    return names
 
 
 def install_organisation_templates(space: Space, root: Path | None = None) -> list[str]:

@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,7 +29,14 @@ from app.syncing.accounts import (
 from app.syncing.disclosure import preview, queue_submission
 from app.syncing.errors import DisclosureError, NoSuchEntry, NoSuchPoint, ReviewError
 from app.syncing.outbox import entries, push, retry, withdraw
-from app.syncing.pulling import install_organisation_templates, organisation_names, pull
+from app.syncing.pulling import (
+    folder_name,
+    forget_organisation_names,
+    install_organisation_templates,
+    learn_organisation_names,
+    organisation_names,
+    pull,
+)
 from app.syncing.reviews import review_request, review_requests, send_peer_review
 from app.syncing.sharing import publish_share, revoke_share, update_share
 from app.syncing.status import asset_status, badges
@@ -52,6 +60,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> LiveServer:  # type: ign
     """One server for the module (SQLite); tests keep apart with their own workspaces."""
     with running_server(tmp_path_factory.mktemp("syncing-server"), "sqlite") as live:
         yield live
+
+
+@pytest.fixture(autouse=True)
+def _organisation_names_forgotten() -> Iterator[None]:
+    """The organisations' names a test's space taught this process go with the test."""
+    yield
+    forget_organisation_names()
 
 
 # --------------------------------------------------------------------- helpers
@@ -301,18 +316,69 @@ def test_pull_brings_feedback_decisions_and_templates_home(
     assert status.decision.decision == "validated"
     assert badges(space)[plan.id] == "validated"
     [installed] = report.templates
-    assert installed.startswith("org/")
-    assert installed.endswith("/team-journal")
+    assert installed == f"org/{folder_name(org.workspace_id)}/team-journal"
     picked = TemplateLibrary.load().get(installed)
     assert picked.name.startswith("Team ")
-    assert organisation_names()[installed.split("/")[1]] == org.name
     assert pull(space, account).stored == {}  # nothing new, nothing twice
+
+    # The config folder says nothing of the organisation; its name is in the space.
+    written = list(organisation_template_root().rglob("*"))
+    assert written
+    slug = org.name.lower().replace(" ", "-")
+    for path in written:
+        assert org.name not in str(path)
+        assert slug not in str(path).lower()
+        if path.is_file():
+            assert org.name.encode() not in path.read_bytes()
+            assert org.workspace_id.encode() not in path.read_bytes()
+    assert organisation_names()[installed.split("/")[1]] == org.name  # learnt by the pull
+    forget_organisation_names()  # the space locks
+    assert installed.split("/")[1] not in organisation_names()
+    assert learn_organisation_names(space) == {installed.split("/")[1]: org.name}
+    assert organisation_names()[installed.split("/")[1]] == org.name
 
     # On another computer (no templates folder yet), the space puts them back.
     shutil.rmtree(organisation_template_root())
+    forget_organisation_names()
     assert TemplateLibrary.load().find(installed) is None
     assert install_organisation_templates(space) == [installed]
     assert TemplateLibrary.load().get(installed).name == picked.name
+    assert organisation_names()[installed.split("/")[1]] == org.name
+
+
+def test_a_template_folder_named_after_the_organisation_by_an_earlier_cairn_is_kept(
+    space: Space, server: LiveServer
+) -> None:
+    account, org = connected(space, server)
+    # An earlier Cairn named the folder after the organisation, and assets record the
+    # template ids it gave: org/<that name>/<id>.
+    legacy = organisation_template_root() / "support-team"
+    legacy.mkdir(parents=True)
+    (legacy / ".organisation.json").write_text(
+        json.dumps({"workspace_id": org.workspace_id, "name": org.name}), "utf-8")  # fmt: skip
+    journal = (Path("templates") / "journal.toml").read_text("utf-8")
+    old = journal.replace('id = "journal"', 'id = "shift-log"', 1)
+    (legacy / "shift-log.toml").write_text(old, "utf-8")
+    template = TemplateLibrary.load().get("org/support-team/shift-log")
+    written = space.add_asset(template.qualified_id, "Tuesday", {"entry": "Quiet."},
+                              template=template)  # fmt: skip
+    forget_organisation_names()
+    assert organisation_names()["support-team"] == org.name  # from its owner file
+    newer = old.replace('version = "', 'version = "9', 1)
+    with server.session() as session:
+        workspace = directory.find_workspace(session, org.workspace_id)
+        resources.publish(session, server.settings(), workspace, name="Shift log",
+                          kind="template", content=newer.encode())  # fmt: skip
+        session.commit()
+
+    report = pull(space, account)
+
+    assert report.templates == ["org/support-team/shift-log"]  # updated where it was
+    assert not (organisation_template_root() / folder_name(org.workspace_id)).exists()
+    library = TemplateLibrary.load()
+    assert library.exact(written.template_id) is not None  # the asset keeps its template
+    assert library.exact(written.template_id).version.startswith("9")  # type: ignore[union-attr]
+    assert learn_organisation_names(space)["support-team"] == org.name
 
 
 def test_a_withdrawn_submission_shows_as_withdrawn_whoever_withdrew_it(

@@ -15,12 +15,13 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 from sqlmodel import col, select
 
-from app.forms.library import TemplateLibrary
+from app.forms.library import TemplateLibrary, organisation_template_root
 from app.space import Space
 from app.syncing.accounts import accounts, save_account
 from store.records import AssetRecord
 from sync.server import directory, resources, reviews
 from sync.server.models import Membership, Submission, SubmissionAsset
+from tests.conftest import PASSPHRASE
 from tests.live_server import REPO, LiveServer, running_server
 from tests.server.client import Org, join, make_invite, make_org, snapshot
 from ui.editor import TemplatePicker
@@ -567,9 +568,24 @@ def test_an_organisation_template_arrives_in_the_template_picker(  # type: ignor
     qtbot.waitUntil(lambda: any(t.name == "Support shift log"
                                 for t in window.editing.templates.values()), timeout=WAIT)
     assert "new template from your organisation" in window.statusBar().currentMessage()
+    assert f"Support shift log · from {org.name}" in picker_labels(qtbot, window)
+    assert "Journal entry" in picker_labels(qtbot, window)  # built-ins say nothing more
+    [folder] = organisation_template_root().iterdir()
+    assert org.name.lower().replace(" ", "-") not in folder.name.lower()  # only the space knows
+
+    # Locked, the name is forgotten; unlocked again, the picker says it again.
+    path = window.space.path if window.space else None
+    window.lock()
+    qtbot.waitUntil(lambda: window.space is None, timeout=WAIT)
+    assert f"Support shift log · from {org.name}" not in picker_labels(qtbot, window)
+    window.unlock_space(str(path), PASSPHRASE)
+    qtbot.waitUntil(lambda: window.stack.currentWidget() is window.library, timeout=WAIT)
+    qtbot.waitUntil(lambda: f"Support shift log · from {org.name}" in picker_labels(qtbot, window),
+                    timeout=WAIT)  # fmt: skip
+
+
+def picker_labels(qtbot, window: MainWindow) -> list[str]:  # type: ignore[no-untyped-def]
     picker = TemplatePicker(sorted(window.editing.templates.values(),
                                    key=lambda t: (t.source != "builtin", t.name)))  # fmt: skip
     qtbot.addWidget(picker)
-    labels = [picker.list.item(n).text().split("\n")[0] for n in range(picker.list.count())]
-    assert f"Support shift log · from {org.name}" in labels
-    assert "Journal entry" in labels  # built-ins say nothing more
+    return [picker.list.item(n).text().split("\n")[0] for n in range(picker.list.count())]
