@@ -498,6 +498,10 @@ class Space:
         """Sync records of a kind and/or concerning an asset, oldest update first."""
         return self._store.sync_records(kind, asset_id)
 
+    def all_sync_records(self) -> tuple[list[SyncRecord], list[str]]:
+        """Every readable sync record, and the ids of damaged ones (for an export)."""
+        return self._store.all_sync_records()
+
     def delete_sync_records(self, record_ids: Iterable[str]) -> int:
         """Delete sync records in one transaction; returns how many there were."""
         return self._store.delete_sync_records(record_ids)

@@ -1593,6 +1593,24 @@ class SpaceFile:
         return found
 
     @_database_errors
+    def all_sync_records(self) -> tuple[list[SyncRecord], list[str]]:
+        """Every sync record that opens, in sync_records' order, and the ids of those
+        that do not: an export takes the readable ones and names the others."""
+        if not self._has_schema_3():
+            return [], []
+        with self._read() as session:
+            rows = self._sync_record_rows(session)
+        found: list[SyncRecord] = []
+        damaged: list[str] = []
+        for row_id, version, blob in rows:
+            try:
+                found.append(self._open_sync_record(row_id, version, blob))
+            except DamagedRecord:
+                damaged.append(row_id)
+        found.sort(key=lambda record: record.updated)
+        return found, damaged
+
+    @_database_errors
     def delete_sync_records(self, record_ids: Iterable[str]) -> int:
         """Delete sync records (damaged ones too) in one transaction; ids that are not
         stored are skipped. Returns how many were deleted."""
@@ -1971,3 +1989,38 @@ class ImportBatch:
         self._session.execute(insert(CaptureRecordRow), [{"id": record.id, "version": 1,
                                                            "data": data}])  # fmt: skip
         self._delta.add("capture_record", record.id, 1)
+
+    # ------------------------------------------------------------ sync records
+
+    def sync_record(self, record_id: str) -> SyncRecord | None:
+        """The sync record stored under this id (the batch's own writes included), or
+        None; DamagedRecord if it does not open."""
+        self._store._require_schema_3()
+        rows = self._sql("SELECT version, data FROM sync_record WHERE id = ?", (record_id,))
+        if not rows:
+            return None
+        return self._store._open_sync_record(record_id, int(rows[0][0]), bytes(rows[0][1]))
+
+    def put_sync_record(self, record: SyncRecord) -> None:
+        """Store a sync record with the id, version and update time it has (everyday
+        writes set the last two), replacing any record of that id. ValueError if the
+        store cannot keep it."""
+        self._store._require_schema_3()
+        checked = _checked_sync_record(record)
+        version = record.version
+        if not record.id or isinstance(version, bool) or not isinstance(version, int):
+            raise ValueError("an imported sync record needs its id and version")
+        if not 1 <= version < 1 << 62 or not isinstance(record.updated, str):
+            raise ValueError(f"sync record {record.id}: bad version or update time")
+        saved = dataclasses.replace(checked, version=version, updated=record.updated)
+        blob = self._store._fields.seal("sync_record", "data", saved.id, version,
+                                        saved.sealed_part())  # fmt: skip
+        previous = self._sql("SELECT version FROM sync_record WHERE id = ?", (saved.id,))
+        if previous:
+            self._delta.remove("sync_record", saved.id, int(previous[0][0]))
+            self._sql("UPDATE sync_record SET version = ?, data = ? WHERE id = ?",
+                      (version, blob, saved.id))  # fmt: skip
+        else:
+            self._sql("INSERT INTO sync_record (id, version, data) VALUES (?, ?, ?)",
+                      (saved.id, version, blob))  # fmt: skip
+        self._delta.add("sync_record", saved.id, version)
