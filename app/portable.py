@@ -3,10 +3,12 @@
 The payload is a POSIX tar stream (see docs/portable-format.md):
 
     manifest.json                  first: format, version, space id, every file's size and SHA-256
-    feedback/  disclosures/        reserved folders (format 1 writes nothing in them)
     identity/identity.json         the space's Ed25519 key pair
     templates/<qualified id>.toml  the templates the assets use, as their TOML source
     capture/records.json           what the capture service took in
+    disclosures/<record id>.json   sync records (format 2): receipts and shares, signed as sent
+    feedback/<record id>.json      feedback, decisions, review requests, comments on shares
+    resources/<record id>.json     what the organisations published
     assets/<asset id>.json         one document per asset: every version, attachment records
     attachments/<attachment id>    the files, byte for byte
     thumbnails/<attachment id>.png their previews
@@ -17,6 +19,10 @@ whatever the size. The manifest comes first, so an import checks the format
 version before anything else, and every file against its hash as it passes.
 Attachment hashes come from the space's own records (and are checked while
 streaming); the documents are small and are built twice, once to hash them.
+
+Format 2 adds the workspace sync records, each exactly as the space keeps it, except
+the two kinds that belong to the device: accounts (they hold its token) and the
+outbox. Format 1 archives still import.
 
 An import is one transaction: a wrong passphrase, a bit flip, a truncated or
 extended file, a file that does not match the manifest, an unsafe name or a
@@ -48,6 +54,8 @@ from app.files import atomic_writer
 from app.forms.library import BUILTIN, USER, TemplateLibrary, _source_text, user_template_folder
 from app.forms.loader import TemplateError, parse_template
 from app.space import Space
+from app.syncing import kinds
+from app.syncing.pulling import install_organisation_templates
 from app.transfer import (
     DEFAULT_LIMITS,
     Cancelled,
@@ -68,20 +76,40 @@ from app.transfer import (
 )
 from store.errors import DamagedRecord, DamagedSpace
 from store.kdf import PRODUCTION_POLICY, KdfPolicy
-from store.records import AssetRecord, AttachmentInfo, now_iso
+from store.records import AssetRecord, AttachmentInfo, SyncRecord, now_iso
 from store.spacefile import MAX_THUMBNAIL_BYTES, CaptureRecord, ImportBatch
+from sync.protocol import SignedDocument
 
 FORMAT_NAME = "cairn-portable"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST_NAME = "manifest.json"
 IDENTITY_NAME = "identity/identity.json"
 CAPTURE_NAME = "capture/records.json"
-#: Folders later formats will fill (feedback, signed disclosures and their receipts).
+#: Folders format 1 reserved and left empty (its readers skip what they find there).
 RESERVED_FOLDERS = ("feedback", "disclosures")
 #: Sync records that belong to this device, not to the person, and never go in an
 #: archive: connected accounts hold this device's token, the outbox what it has yet
 #: to send. An archive is detached from any employer (see docs/portable-format.md).
-DEVICE_SYNC_KINDS = frozenset({"account", "outbox"})
+DEVICE_SYNC_KINDS = frozenset({kinds.ACCOUNT, kinds.OUTBOX})
+#: The record that holds the bytes of a document an organisation published, beside
+#: its "resource" record (app/syncing/resources.py).
+RESOURCE_FILE = "resource_file"
+#: Where each kind of sync record goes from format 2: what the person disclosed, what
+#: came back from the workspace, and what the organisation published.
+SYNC_FOLDERS = {
+    kinds.RECEIPT: "disclosures",
+    kinds.SHARE: "disclosures",
+    kinds.FEEDBACK: "feedback",
+    kinds.REVIEW_REQUEST: "feedback",
+    kinds.SHARE_COMMENT: "feedback",
+    kinds.RESOURCE: "resources",
+    RESOURCE_FILE: "resources",
+}
+SYNC_FOLDER_NAMES = ("disclosures", "feedback", "resources")
+SYNC_RECORD_KEYS = frozenset({"id", "kind", "asset_ids", "version", "updated", "data"})
+#: A submission holds at most 200 assets (sync.protocol.MAX_ASSETS); this is a bound
+#: against hostile archives, not a rule of the sync client.
+MAX_SYNC_ASSET_IDS = 10_000
 COPY_CHUNK = 1024 * 1024
 TAR_BLOCK = 512
 TAR_RECORD = 20 * TAR_BLOCK
@@ -156,6 +184,18 @@ def _identity_document(private_key: bytes) -> dict[str, Any]:
         "algorithm": "Ed25519",
         "public_key": base64.b64encode(public).decode("ascii"),
         "private_key": base64.b64encode(private_key).decode("ascii"),
+    }
+
+
+def sync_record_document(record: SyncRecord) -> dict[str, Any]:
+    """One sync record as the archive stores it: everything the space keeps of it."""
+    return {
+        "id": record.id,
+        "kind": record.kind,
+        "asset_ids": record.asset_ids,
+        "version": record.version,
+        "updated": record.updated,
+        "data": record.data,
     }
 
 
@@ -250,6 +290,10 @@ def _constant(data: bytes) -> Callable[[], bytes]:
     return lambda: data
 
 
+def _json_producer(value: Any) -> Callable[[], bytes]:
+    return lambda: _json_bytes(value)
+
+
 def _hashed(path: str, produce: Callable[[], bytes]) -> _Entry:
     data = produce()
     return _Entry(path, len(data), hashlib.sha256(data).hexdigest(), produce)
@@ -280,7 +324,8 @@ def _plan_export(space: Space, report: TransferReport, job: ExportJob) -> _Expor
     asset_entries: list[_Entry] = []
     template_ids: set[str] = set()
     counts = dict.fromkeys(("assets", "versions", "attachments", "attachment_bytes",
-                            "thumbnails", "templates", "capture_records"), 0)  # fmt: skip
+                            "thumbnails", "templates", "capture_records", "sync_records"),
+                           0)  # fmt: skip
     for item in space.iter_asset_versions():
         job.check_cancelled()
         if isinstance(item, DamagedRecord):
@@ -331,25 +376,58 @@ def _plan_export(space: Space, report: TransferReport, job: ExportJob) -> _Expor
     report.damaged += [f"capture record {item}: cannot be read" for item in damaged_records]
     plan.entries.append(_hashed(CAPTURE_NAME, lambda: _json_bytes(_capture_document(records))))
     counts["capture_records"] = len(records)
-    _warn_about_sync_records(space, report)
+    sync_entries = _plan_sync_records(space, report)
+    plan.entries += sync_entries
+    counts["sync_records"] = len(sync_entries)
     plan.entries += asset_entries
     plan.contents = counts
     return plan
 
 
-def _warn_about_sync_records(space: Space, report: TransferReport) -> None:
-    """Format 1 has no place for receipts, feedback or organisation resources: say
-    that they stay behind rather than leave them out silently."""
-    try:
-        kept = [r for r in space.sync_records() if r.kind not in DEVICE_SYNC_KINDS]
-    except DamagedRecord as damage:
-        report.damaged.append(f"sync record {damage.row_id}: cannot be read")
-        return
-    if kept:
+def _plan_sync_records(space: Space, report: TransferReport) -> list[_Entry]:
+    """The person's sync records, one file each (in path order); what stays on this
+    device is said, not left out silently."""
+    records, damaged = space.all_sync_records()
+    report.damaged += [f"sync record {item}: cannot be read" for item in damaged]
+    entries: list[_Entry] = []
+    connections = waiting = 0
+    unknown: dict[str, int] = {}
+    for record in records:
+        folder = SYNC_FOLDERS.get(record.kind)
+        if record.kind == kinds.ACCOUNT:
+            connections += 1
+        elif record.kind == kinds.OUTBOX:
+            # A delivered entry's story is in its receipt, which goes.
+            waiting += record.data.get("state") != "delivered"
+        elif folder is None:
+            unknown[record.kind] = unknown.get(record.kind, 0) + 1
+        else:
+            document = sync_record_document(record)
+            # Never write what an import would refuse: the archive must restore.
+            problem = _sync_record_problem(folder, record.id, document)
+            if problem is not None:
+                report.skipped.append(f"workspace record {record.id} ({record.kind}) {problem}; "
+                                      "it is not in the archive")  # fmt: skip
+                continue
+            path = f"{folder}/{record.id}.json"
+            entries.append(_hashed(path, _json_producer(document)))
+    if connections:
         report.warnings.append(
-            f"{len(kept)} workspace record(s) (receipts, feedback, organisation resources) "
-            "are not in the archive: this version of the format cannot hold them yet"
+            f"the connection to {connections} workspace(s) stays on this device (an archive "
+            "holds no credentials): after restoring the archive, connect again with a new invite"
         )
+    if waiting:
+        report.warnings.append(
+            f"{waiting} submission(s) not yet delivered stay in this device's outbox and are "
+            "not in the archive: send them first, or share them again after restoring"
+        )
+    if unknown:
+        names = ", ".join(sorted(unknown))
+        report.warnings.append(
+            f"{sum(unknown.values())} workspace record(s) of a kind this version of Cairn does "
+            f"not know ({names}) are not in the archive"
+        )
+    return sorted(entries, key=lambda entry: entry.path)
 
 
 def _asset_bytes(
@@ -422,7 +500,7 @@ def export_portable(job: ExportJob) -> TransferReport:
     ):
         tar = _TarWriter(encrypted, mtime)
         tar.add_bytes(MANIFEST_NAME, _json_bytes(manifest, indent=2))
-        for folder in RESERVED_FOLDERS:
+        for folder in SYNC_FOLDER_NAMES:  # there even when empty
             tar.add_folder(folder)
         documents = _asset_documents(space, plan)
         for entry in plan.entries:
@@ -439,6 +517,7 @@ def export_portable(job: ExportJob) -> TransferReport:
                         raise TransferError("the space changed during the export; export again")
                 else:
                     data = entry.produce() if entry.produce else b""
+                    entry.produce = None  # let a written record go before the attachments
                 digest = hashlib.sha256(data).hexdigest()
                 if len(data) == entry.size:
                     tar.add_bytes(entry.path, data)
@@ -639,6 +718,7 @@ class _Manifest:
     space_id: str
     created: str
     files: dict[str, tuple[int, str]]
+    version: int = FORMAT_VERSION
 
 
 def _check(condition: object, message: str) -> None:
@@ -649,7 +729,7 @@ def _check(condition: object, message: str) -> None:
 def _parse_json(data: bytes, name: str) -> Any:
     try:
         return json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # nested too deep
         raise DamagedArchive(f"{name} in the archive is not valid JSON") from exc
 
 
@@ -686,7 +766,7 @@ def _parse_manifest(data: bytes, limits: Limits) -> _Manifest:
         _check(size <= limits.max_file_bytes and total <= limits.max_total_bytes,
                "the archive is larger than the import allows")  # fmt: skip
         parsed[name] = (size, digest)
-    return _Manifest(str(value["space_id"]), str(value["created"]), parsed)
+    return _Manifest(str(value["space_id"]), str(value["created"]), parsed, version)
 
 
 def _string_list(value: object) -> bool:
@@ -740,6 +820,128 @@ def _parse_attachment(asset_id: str, value: object) -> dict[str, Any]:
     return value
 
 
+def _signed_document(value: object) -> bool:
+    """Whether `value` has the shape of a signed document as the sync client keeps it
+    (base64 body and signature, the signer's key id); the signature is not checked."""
+    try:
+        SignedDocument.model_validate(value)
+    except ValueError:  # pydantic's ValidationError is one
+        return False
+    return True
+
+
+def _text(value: object) -> bool:
+    return isinstance(value, str)
+
+
+def _text_or_none(value: object) -> bool:
+    return value is None or isinstance(value, str)
+
+
+def _number_or_none(value: object) -> bool:
+    return value is None or (isinstance(value, int) and not isinstance(value, bool))
+
+
+def _flag(value: object) -> bool:
+    return isinstance(value, bool)
+
+
+def _signed_or_none(value: object) -> bool:
+    return value is None or _signed_document(value)
+
+
+#: What Cairn relies on in each kind's data: key -> (check, required). Other keys are
+#: kept as they are, whatever JSON they hold.
+_SYNC_DATA_RULES: dict[str, dict[str, tuple[Callable[[object], bool], bool]]] = {
+    kinds.RECEIPT: {
+        "submission_id": (_is_uuid, True), "receipt": (_signed_document, True),
+        "submission": (_signed_document, True), "status": (_text, False),
+        "received_at": (_text, False), "payload_sha256": (_text, False),
+        "workspace_name": (_text_or_none, False), "point_name": (_text_or_none, False),
+    },
+    kinds.SHARE: {
+        "share_id": (_is_uuid, True), "snapshot": (_signed_document, True),
+        "title": (_text, False), "url": (_text_or_none, False), "revoked": (_flag, False),
+        "comments_enabled": (_flag, False), "expires_at": (_text_or_none, False),
+    },
+    kinds.FEEDBACK: {
+        "submission_id": (_text, True), "feedback_id": (_text, True),
+        "event": (_signed_document, True), "feedback": (_signed_or_none, False),
+        "kind": (_text, False), "text": (_text, False), "decision": (_text_or_none, False),
+        "rating": (_number_or_none, False), "created_at": (_text, False),
+    },
+    kinds.REVIEW_REQUEST: {
+        "submission_id": (_text, True), "assignment_id": (_text, True),
+        "event": (_signed_document, True), "assets": (lambda v: isinstance(v, list), False),
+    },
+    kinds.SHARE_COMMENT: {
+        "share_id": (_text, True), "comment_id": (_text, True),
+        "event": (_signed_document, True), "text": (_text, False),
+        "author_name": (_text_or_none, False), "created_at": (_text_or_none, False),
+    },
+    kinds.RESOURCE: {
+        "resource_id": (_text, True), "event": (_signed_document, True),
+        "kind": (_text, False), "template_text": (_text, False),
+        "workspace_id": (_text, False), "workspace_name": (_text, False),
+    },
+    RESOURCE_FILE: {
+        "resource_id": (_text, True), "content": (_text, True), "sha256": (_text_or_none, False),
+        "size": (_number_or_none, False),
+    },
+}  # fmt: skip
+
+
+def _parse_sync_record(folder: str, stem: str, value: object) -> SyncRecord:
+    """A sync record file of a format 2 archive, checked strictly (DamagedArchive)."""
+    problem = _sync_record_problem(folder, stem, value)
+    if problem is not None:
+        raise DamagedArchive(f"{folder}/{stem}.json in the archive {problem}")
+    assert isinstance(value, dict)
+    return SyncRecord(value["id"], value["kind"], value["data"], list(value["asset_ids"]),
+                      value["version"], value["updated"])  # fmt: skip
+
+
+def _sync_record_problem(folder: str, stem: str, value: object) -> str | None:
+    """What is wrong with a sync record document at `folder`/`stem`.json, or None.
+    The export asks too, so that it never writes what an import would refuse."""
+    if not isinstance(value, dict):
+        return "is not a sync record"
+    missing, extra = SYNC_RECORD_KEYS - set(value), set(value) - SYNC_RECORD_KEYS
+    if missing:
+        return f"lacks {', '.join(sorted(missing))}"
+    if extra:
+        return f"has keys format 2 does not define: {', '.join(sorted(extra))}"
+    record_id, kind = value["id"], value["kind"]
+    if not (_is_uuid(record_id) and record_id == stem):
+        return "does not hold the record its name says"
+    if not isinstance(kind, str):
+        return "has a malformed kind"
+    if kind in DEVICE_SYNC_KINDS:
+        return f"holds a device's {kind} record, which an archive never carries"
+    if kind not in SYNC_FOLDERS:
+        return "is a sync record of an unknown kind"
+    if SYNC_FOLDERS[kind] != folder:
+        return f"is a {kind} record, which belongs in {SYNC_FOLDERS[kind]}/"
+    asset_ids, version, updated = value["asset_ids"], value["version"], value["updated"]
+    if not (isinstance(asset_ids, list) and len(asset_ids) <= MAX_SYNC_ASSET_IDS
+            and all(_is_uuid(item) for item in asset_ids)):  # fmt: skip
+        return "has malformed asset ids"
+    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version < 1 << 62:
+        return "has a malformed version"
+    if not (isinstance(updated, str) and len(updated) <= 64
+            and isinstance(_when(updated), datetime)):  # fmt: skip
+        return "has a malformed update time"
+    data = value["data"]
+    if not isinstance(data, dict):
+        return "has malformed data"
+    for key, (valid, required) in _SYNC_DATA_RULES[kind].items():
+        if key not in data and required:
+            return f"lacks {key} in its data"
+        if key in data and not valid(data[key]):
+            return f"has a malformed {key} in its data"
+    return None
+
+
 def _document_key(record: AssetRecord) -> str:
     """What a version says, without its number: equal keys are the same version."""
     return json.dumps(version_document(record) | {"version": None}, sort_keys=True)
@@ -754,13 +956,18 @@ def _when(stamp: str) -> datetime | str:
 
 def _newer(a: AssetRecord, b: AssetRecord) -> bool:
     """Whether `a` was saved after `b` (timestamps compared as times when they parse)."""
-    left, right = _when(a.updated), _when(b.updated)
+    return _later(a.updated, b.updated)
+
+
+def _later(a: str, b: str) -> bool:
+    """Whether the time stamp `a` is after `b` (as times when they parse, else as text)."""
+    left, right = _when(a), _when(b)
     if isinstance(left, datetime) and isinstance(right, datetime):
         try:
             return left > right
         except TypeError:  # one naive, one aware
             pass
-    return a.updated > b.updated
+    return a > b
 
 
 def merge_versions(batch: ImportBatch, incoming: list[AssetRecord]) -> str:
@@ -806,6 +1013,34 @@ def merge_versions(batch: ImportBatch, incoming: list[AssetRecord]) -> str:
     return "merged"
 
 
+def merge_sync_record(batch: ImportBatch, incoming: SyncRecord) -> str:
+    """Bring one sync record from an archive into the space, matched by id: "new",
+    "updated", "unchanged", "kept" (the space's is newer), "repaired" or "clash".
+
+    A record the space lacks is stored exactly as the archive has it. One the space
+    has with the same contents is left alone; otherwise the one updated later wins
+    (the space's on a tie), taking a version above the space's. A record the space
+    cannot read is replaced by the archive's ("repaired"); a record of another kind
+    under the same id ("clash", which Cairn's derived ids never make) is kept.
+    """
+    try:
+        local = batch.sync_record(incoming.id)
+    except DamagedRecord:
+        batch.put_sync_record(incoming)
+        return "repaired"
+    if local is None:
+        batch.put_sync_record(incoming)
+        return "new"
+    if local.kind != incoming.kind:
+        return "clash"
+    if (local.asset_ids, local.data) == (incoming.asset_ids, incoming.data):
+        return "unchanged"
+    if not _later(incoming.updated, local.updated):
+        return "kept"
+    batch.put_sync_record(replace(incoming, version=max(incoming.version, local.version + 1)))
+    return "updated"
+
+
 def _when_key(stamp: str) -> str:
     """A sort key for timestamps: UTC ISO text sorts as time."""
     when = _when(stamp)
@@ -840,8 +1075,14 @@ class _Importer:
         self.seen: set[str] = set()
         self.attachments: dict[str, _AttachmentPlan] = {}
         self.stored: dict[str, str] = {}  # archive attachment id -> id in the space ("" = had it)
+        self.sync_ids: set[str] = set()
         self.templates: list[tuple[str, str]] = []
         self.counts = dict.fromkeys(("new", "merged", "unchanged"), 0)
+        self.sync_counts = dict.fromkeys(
+            ("new", "updated", "unchanged", "kept", "repaired", "clash"), 0
+        )
+        #: Whether the archive brought organisation templates (kept in resource records).
+        self.organisation_templates = False
 
     def _document(self, member: _Member) -> bytes:
         _check(member.size <= self.limits.max_document_bytes,
@@ -879,9 +1120,13 @@ class _Importer:
             self._attachment(path.name, member)
         elif top == "thumbnails" and len(path.parts) == 2 and path.suffix == ".png":
             self._thumbnail(path.stem, member)
+        elif (self.manifest.version >= 2 and top in SYNC_FOLDER_NAMES and len(path.parts) == 2
+              and path.suffix == ".json"):  # fmt: skip
+            self._sync_record(top, path.stem, self._document(member))
         else:
             self._verify(name, _MemberStream(self.tar, self.progress, self.cancelled).drain())
-            what = "is reserved for a later format" if top in RESERVED_FOLDERS else "is unknown"
+            reserved = self.manifest.version == 1 and top in RESERVED_FOLDERS
+            what = "is reserved for a later format" if reserved else "is unknown"
             self.report.skipped.append(f"{name}: {what} to this version of Cairn; not imported")
 
     def _identity(self, data: bytes) -> None:
@@ -918,6 +1163,29 @@ class _Importer:
             except (TypeError, ValueError) as exc:
                 raise DamagedArchive("the archive's capture records are malformed") from exc
             self.batch.put_capture_record(record)
+
+    def _sync_record(self, folder: str, stem: str, data: bytes) -> None:
+        record = _parse_sync_record(folder, stem, _parse_json(data, f"{folder}/{stem}.json"))
+        _check(record.id not in self.sync_ids,
+               f"sync record {record.id} appears twice in the archive")  # fmt: skip
+        self.sync_ids.add(record.id)
+        try:
+            outcome = merge_sync_record(self.batch, record)
+        except ValueError as exc:  # a record the space cannot hold as given
+            raise DamagedArchive(f"sync record {record.id}: {exc}") from exc
+        self.sync_counts[outcome] += 1
+        if outcome == "clash":
+            self.report.warnings.append(
+                f"the archive's {record.kind} record {record.id} has the id of another kind of "
+                "record in this space; the space's was kept"
+            )
+        elif outcome == "repaired":
+            self.report.warnings.append(
+                f"sync record {record.id} could not be read in this space; the archive's copy "
+                "replaced it"
+            )
+        if record.kind == kinds.RESOURCE and isinstance(record.data.get("template_text"), str):
+            self.organisation_templates = True
 
     def _template(self, name: str, data: bytes) -> None:
         try:
@@ -1011,6 +1279,11 @@ class _Importer:
             )
         self.report.assets = self.counts["new"] + self.counts["merged"]
         self.report.details.update(self.counts)
+        if self.sync_ids:
+            self.report.details.update(
+                {f"sync_records_{name}": count for name, count in self.sync_counts.items()
+                 if count or name in ("new", "updated", "unchanged")}
+            )  # fmt: skip
 
 
 def _open_archive(handle: IO[bytes], passphrase: str) -> AgeReader:
@@ -1086,6 +1359,8 @@ def import_portable(
                     tar.finish()  # before the commit: the age stream must end properly
                     importer.finish()
                 if staging is not None and target is not None:
+                    if importer.organisation_templates:
+                        _restore_organisation_templates(space, report)
                     space.lock()
                     _move_into_place(staging, target)
             except BaseException:
@@ -1100,6 +1375,18 @@ def import_portable(
     report.path = target or space.path
     _install_templates(importer.templates, template_folder, report)
     return report
+
+
+def _restore_organisation_templates(space: Space, report: PortableImportReport) -> None:
+    """A restored space on a new computer: put back the templates its organisations
+    published (kept in its resource records), as a sync would have installed them."""
+    try:
+        installed = install_organisation_templates(space)
+    except (OSError, DamagedRecord) as error:  # the space is committed; say it, go on
+        report.warnings.append(f"the organisations' templates could not be put back: {error}")
+        return
+    if installed:
+        report.details["organisation_templates_installed"] = len(installed)
 
 
 def _create_staging(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
@@ -13,10 +14,13 @@ import textwrap
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from uuid import uuid4
 
 import jsonschema
 import pyrage
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from app.age import AgeReader, AgeWriter
 from app.forms.library import TemplateLibrary
@@ -28,6 +32,8 @@ from app.portable import (
     import_portable,
 )
 from app.space import Space
+from app.syncing import kinds
+from app.syncing.disclosure import sign_document_with_space
 from app.transfer import (
     Cancelled,
     DamagedArchive,
@@ -40,11 +46,26 @@ from app.transfer import (
     detect_format,
 )
 from store.kdf import KdfPolicy
+from store.records import SyncRecord
 from store.spacefile import CaptureRecord
+from sync.protocol import (
+    EVENT_FORMAT,
+    FEEDBACK_FORMAT,
+    RECEIPT_FORMAT,
+    SHARE_FORMAT,
+    SUBMISSION_FORMAT,
+    canonical_json,
+    sign_document,
+)
 from tests.support import raw_db
 
 ARCHIVE_PASSPHRASE = "a different passphrase for the archive"
 REPO = Path(__file__).resolve().parents[2]
+#: Written by Cairn's format 1 exporter (commit 5a123c4): a plan in two versions with
+#: an attachment, and a receipt that format 1 left out (with a warning).
+FORMAT_1_ARCHIVE = Path(__file__).parent / "data" / "portable-format-1.cairn-archive"
+FORMAT_1_PASSPHRASE = "format one"
+FORMAT_1_PLAN = "abc03096-159c-44b1-a4dc-4c6676ec0e64"
 SCHEMAS = REPO / "docs" / "schemas"
 #: Every test archive uses a cheap scrypt (age's default is 18).
 WORK_FACTOR = 10
@@ -120,11 +141,13 @@ def craft(
     *,
     kind: bytes = tarfile.REGTYPE,
     manifest: dict[str, object] | None = None,
+    version: int = 2,
 ) -> Path:
     """An archive holding `files` (with a matching manifest unless one is given)."""
     if manifest is None:
         manifest = {
-            "format": FORMAT_NAME, "format_version": 1, "created": "2026-01-01T00:00:00+00:00",
+            "format": FORMAT_NAME, "format_version": version,
+            "created": "2026-01-01T00:00:00+00:00",
             "space_id": "5f0f5f0f-0000-4000-8000-000000000000",
             "files": {name: {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
                       for name, data in files},
@@ -151,6 +174,22 @@ def rewrite(source: Path, target: Path, edit: Callable[[dict[str, bytes]], None]
             tar.add_bytes(name, data)
         tar.close()
     return target
+
+
+def relisted(source: Path, target: Path, edit: Callable[[dict[str, bytes]], None]) -> Path:
+    """Re-pack after `edit`, with a manifest that lists the files as they are now, so
+    that only the importer's checks of their contents can refuse them."""
+
+    def edit_and_list(files: dict[str, bytes]) -> None:
+        edit(files)
+        manifest = json.loads(files["manifest.json"])
+        manifest["files"] = {
+            name: {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+            for name, data in files.items() if name != "manifest.json"
+        }  # fmt: skip
+        files["manifest.json"] = json.dumps(manifest).encode()
+
+    return rewrite(source, target, edit_and_list)
 
 
 def state(space: Space) -> dict[str, object]:
@@ -215,7 +254,7 @@ def test_the_archive_layout_and_manifest(rich: Rich, tmp_path: Path) -> None:
     files = members(export(rich.space, tmp_path / "me.cairn-archive"))
     manifest = json.loads(files.pop("manifest.json"))
     assert manifest["format"] == "cairn-portable"
-    assert manifest["format_version"] == 1
+    assert manifest["format_version"] == 2
     assert manifest["space_id"] == rich.space.space_id
     assert set(manifest["files"]) == set(files)
     for name, data in files.items():
@@ -232,6 +271,7 @@ def test_the_archive_layout_and_manifest(rich: Rich, tmp_path: Path) -> None:
     assert plan["versions"][0]["fields"] == {"goal": "ship a CLI"}
     assert plan["attachments"][0]["name"] == "notes.pdf"
     assert manifest["contents"]["versions"] == 3 + 1 + 2
+    assert manifest["contents"]["sync_records"] == 0
 
 
 def test_documents_match_the_published_schemas(rich: Rich, tmp_path: Path) -> None:
@@ -257,7 +297,7 @@ def test_an_independent_age_implementation_opens_the_archive(rich: Rich, tmp_pat
         manifest = json.load(tar.extractfile("manifest.json"))  # type: ignore[arg-type]
         pdf = tar.extractfile(f"attachments/{rich.pdf}").read()  # type: ignore[union-attr]
     assert names[0] == "manifest.json"
-    assert {"feedback", "disclosures"} <= set(names)  # reserved, empty folders
+    assert {"disclosures", "feedback", "resources"} <= set(names)  # there, though empty
     assert manifest["space_id"] == rich.space.space_id
     assert pdf == b"".join(rich.space.read_attachment(rich.pdf))
     assert detect_format(archive) == "portable"
@@ -401,12 +441,18 @@ def test_a_file_that_does_not_match_the_manifest_rolls_everything_back(
         assert other.verify().ok
 
 
-def test_an_unknown_format_version_is_refused(tmp_path: Path, space: Space) -> None:
-    manifest = {"format": FORMAT_NAME, "format_version": 2, "space_id": space.space_id,
+def test_an_unknown_format_version_is_refused(
+    tmp_path: Path, space: Space, kdf_policy: KdfPolicy
+) -> None:
+    manifest = {"format": FORMAT_NAME, "format_version": 3, "space_id": space.space_id,
                 "created": "2030-01-01T00:00:00+00:00", "files": {}}  # fmt: skip
     archive = craft(tmp_path / "future.cairn-archive", [], manifest=manifest)
-    with pytest.raises(UnsupportedArchive, match="newer"):
+    with pytest.raises(UnsupportedArchive, match="portable format 3, newer"):
         import_portable(archive, space, ARCHIVE_PASSPHRASE)
+    with pytest.raises(UnsupportedArchive):
+        import_portable(archive, NewSpace(tmp_path / "s.cairn", "pw", kdf_policy),
+                        ARCHIVE_PASSPHRASE)  # fmt: skip
+    assert not (tmp_path / "s.cairn").exists()
 
 
 @pytest.mark.parametrize(
@@ -465,6 +511,398 @@ def test_the_manifest_must_come_first(tmp_path: Path, space: Space) -> None:
         tar.close()
     with pytest.raises(DamagedArchive, match="start with its manifest"):
         import_portable(tmp_path / "late.cairn-archive", space, ARCHIVE_PASSPHRASE)
+
+
+# ------------------------------------------------------------ format 1 still reads
+
+
+def test_a_format_1_archive_still_restores_and_merges(
+    tmp_path: Path, kdf_policy: KdfPolicy, other: Space
+) -> None:
+    target = tmp_path / "restored.cairn"
+    report = import_portable(FORMAT_1_ARCHIVE, NewSpace(target, "pw", kdf_policy),
+                             FORMAT_1_PASSPHRASE)  # fmt: skip
+    assert (report.details["new"], report.skipped, report.warnings) == (1, [], [])
+    with Space.open(target, "pw", kdf_policy=kdf_policy) as restored:
+        assert [v.title for v in restored.history(FORMAT_1_PLAN)] == [
+            "Learn Rust", "Learn Rust properly"
+        ]  # fmt: skip
+        [notes] = restored.attachments(FORMAT_1_PLAN)
+        assert b"".join(restored.read_attachment(notes.id)) == b"format 1 notes\n"
+        assert restored.sync_records() == []  # format 1 had no place for the receipt
+        assert restored.verify().ok
+    merged = import_portable(FORMAT_1_ARCHIVE, other, FORMAT_1_PASSPHRASE)
+    assert merged.details == {"new": 1, "merged": 0, "unchanged": 0}
+    assert other.get_asset(FORMAT_1_PLAN).title == "Learn Rust properly"
+
+
+def test_format_1_skips_what_it_finds_in_its_reserved_folders(tmp_path: Path, space: Space) -> None:
+    """Version 1 reserved feedback/ and disclosures/: a file there is not read as a
+    sync record, but skipped and named, as format 1 always did."""
+    record = {"id": str(uuid4()), "kind": "feedback"}
+    archive = craft(tmp_path / "v1.cairn-archive",
+                    [(f"feedback/{record['id']}.json", json.dumps(record).encode())],
+                    version=1)  # fmt: skip
+    report = import_portable(archive, space, ARCHIVE_PASSPHRASE)
+    [skipped] = report.skipped
+    assert "reserved for a later format" in skipped
+    assert space.sync_records() == []
+
+
+# ---------------------------------------------- workspace records (format 2)
+
+
+@dataclass
+class Workspace:
+    """A space's workspace records: the person's, by kind, and the device's."""
+
+    space: Space
+    plan: str
+    persons: dict[str, SyncRecord]
+    devices: list[SyncRecord]
+
+
+#: A document an organisation published, kept in the space (app/syncing/resources.py).
+HANDBOOK = b"%PDF-1.7 the team handbook" + bytes(range(256))
+
+
+def _event(server: Ed25519PrivateKey, kind: str, **data: object) -> dict[str, Any]:
+    document = {"format": EVENT_FORMAT, "event_id": str(uuid4()), "kind": kind, "data": data}
+    return sign_document(server, EVENT_FORMAT, document).model_dump()
+
+
+@pytest.fixture
+def workspace(space: Space) -> Workspace:
+    """One record of each kind, shaped as app/syncing keeps them, with real signatures:
+    the server's (a key made here) and the space's own. tests/app/test_portable_sync.py
+    makes them with the sync client against a real server."""
+    plan = space.add_asset("builtin/smart-plan", "Learn Rust", {"goal": "ship a CLI"})
+    server = Ed25519PrivateKey.generate()
+    account_id, submission_id, share_id = str(uuid4()), str(uuid4()), str(uuid4())
+    base = {"account_id": account_id, "workspace_id": str(uuid4()),
+            "workspace_name": "Acme learning", "seq": 1, "event_id": str(uuid4()),
+            "received": "2026-11-20T09:00:00.000000+00:00"}  # fmt: skip
+    sent = sign_document_with_space(space, SUBMISSION_FORMAT, canonical_json(
+        {"format": SUBMISSION_FORMAT, "submission_id": submission_id, "assets": ["Learn Rust"]}
+    )).model_dump()  # fmt: skip
+    receipt = sign_document(server, RECEIPT_FORMAT, {
+        "format": RECEIPT_FORMAT, "submission_id": submission_id,
+        "received_at": "2026-11-20T09:00:01+00:00",
+    }).model_dump()  # fmt: skip
+    feedback = sign_document(server, FEEDBACK_FORMAT, {"text": "Well evidenced."}).model_dump()
+    snapshot = sign_document_with_space(space, SHARE_FORMAT, canonical_json(
+        {"format": SHARE_FORMAT, "share_id": share_id}
+    )).model_dump()  # fmt: skip
+    persons = [
+        SyncRecord(kinds.derived_id(kinds.RECEIPT, submission_id), kinds.RECEIPT, {
+            "submission_id": submission_id, "account_id": account_id,
+            "workspace_name": "Acme learning", "point_name": "Q3 evidence",
+            "titles": ["Learn Rust"], "status": "received",
+            "received_at": "2026-11-20T09:00:01.000000+00:00", "payload_sha256": "ab" * 32,
+            "receipt": receipt, "submission": sent,
+        }, [plan.id]),
+        SyncRecord(kinds.derived_id(kinds.FEEDBACK, "f1"), kinds.FEEDBACK, {
+            **base, "submission_id": submission_id, "feedback_id": "f1", "kind": "decision",
+            "author": "Ada", "author_role": "manager", "text": "Well evidenced.",
+            "decision": "validated", "rating": None, "rubric": None,
+            "created_at": "2026-11-21T10:00:00.000000+00:00", "feedback": feedback,
+            "event": _event(server, "feedback", text="Well evidenced."),
+        }, [plan.id]),
+        SyncRecord(kinds.derived_id(kinds.REVIEW_REQUEST, "a1"), kinds.REVIEW_REQUEST, {
+            **base, "submission_id": str(uuid4()), "assignment_id": "a1",
+            "assets": [{"title": "A colleague's plan"}],
+            "event": _event(server, "review_request", assignment_id="a1"),
+        }),
+        SyncRecord(kinds.derived_id(kinds.SHARE, share_id), kinds.SHARE, {
+            "share_id": share_id, "account_id": account_id, "title": "My plan",
+            "state": "published", "url": "https://learning.example/s/abc",
+            "comments_enabled": True, "expires_at": None, "revoked": False,
+            "created_at": "2026-11-21T11:00:00.000000+00:00", "snapshot": snapshot,
+        }, [plan.id]),
+        SyncRecord(kinds.derived_id(kinds.SHARE_COMMENT, "c1"), kinds.SHARE_COMMENT, {
+            **base, "share_id": share_id, "comment_id": "c1", "title": "My plan",
+            "author_name": "Grace", "text": "Nice one — ünïcode", "created_at": None,
+            "event": _event(server, "share_comment", text="Nice one"),
+        }, [plan.id]),
+        SyncRecord(kinds.derived_id(kinds.RESOURCE, account_id, "r1"), kinds.RESOURCE, {
+            **base, "resource_id": "r1", "id": "r1", "name": "Handbook", "kind": "document",
+            "version": 1, "sha256": hashlib.sha256(HANDBOOK).hexdigest(), "size": len(HANDBOOK),
+            "file_record": kinds.derived_id("resource_file", account_id, "r1"),
+            "event": _event(server, "resource", name="Handbook"),
+        }),
+        SyncRecord(kinds.derived_id("resource_file", account_id, "r1"), "resource_file", {
+            "account_id": account_id, "resource_id": "r1", "version": 1,
+            "sha256": hashlib.sha256(HANDBOOK).hexdigest(), "size": len(HANDBOOK),
+            "content": base64.b64encode(HANDBOOK).decode("ascii"),
+        }),
+    ]  # fmt: skip
+    devices = [
+        SyncRecord(account_id, kinds.ACCOUNT, {"server_url": "https://learning.example",
+                                               "device_token": "device-token-never-exported"}),
+        SyncRecord(submission_id, kinds.OUTBOX, {"state": "delivered", "titles": ["Learn Rust"]},
+                   [plan.id]),
+        SyncRecord(str(uuid4()), kinds.OUTBOX, {"state": "queued", "document": sent}, [plan.id]),
+    ]  # fmt: skip
+    stored = space.put_sync_records([*persons, *devices])
+    # Written again, as a sync round would: versions and update times differ per record.
+    again = space.put_sync_record(stored[0])
+    kept = {record.kind: record for record in [again, *stored[1 : len(persons)]]}
+    return Workspace(space, plan.id, kept, stored[len(persons) :])
+
+
+def record_path(record: SyncRecord) -> str:
+    folder = {"receipt": "disclosures", "share": "disclosures", "resource": "resources",
+              "resource_file": "resources"}  # fmt: skip
+    return f"{folder.get(record.kind, 'feedback')}/{record.id}.json"
+
+
+def test_every_kind_of_workspace_record_travels_exactly_and_the_devices_stay(
+    workspace: Workspace, tmp_path: Path, kdf_policy: KdfPolicy
+) -> None:
+    archive = tmp_path / "me.cairn-archive"
+    report = export_portable(ExportJob(workspace.space, archive,
+                                       archive_passphrase=ARCHIVE_PASSPHRASE,
+                                       archive_work_factor=WORK_FACTOR))  # fmt: skip
+    assert report.warnings == [
+        "the connection to 1 workspace(s) stays on this device (an archive holds no "
+        "credentials): after restoring the archive, connect again with a new invite",
+        "1 submission(s) not yet delivered stay in this device's outbox and are not in the "
+        "archive: send them first, or share them again after restoring",
+    ]
+    files = members(archive)
+    records = {name: json.loads(data) for name, data in files.items()
+               if name.split("/")[0] in ("disclosures", "feedback", "resources")}  # fmt: skip
+    assert set(records) == {record_path(r) for r in workspace.persons.values()}
+    receipt = workspace.persons[kinds.RECEIPT]
+    assert receipt.version == 2
+    assert records[record_path(receipt)] == {
+        "id": receipt.id, "kind": "receipt", "asset_ids": [workspace.plan], "version": 2,
+        "updated": receipt.updated, "data": receipt.data,
+    }  # fmt: skip
+    assert b"device-token-never-exported" not in b"".join(files.values())
+    assert json.loads(files["manifest.json"])["contents"]["sync_records"] == 7
+    schema = json.loads((SCHEMAS / "sync-record.schema.json").read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    for document in records.values():
+        jsonschema.validate(document, schema, cls=jsonschema.Draft202012Validator)
+
+    target = tmp_path / "restored.cairn"
+    restored_report = import_portable(archive, NewSpace(target, "pw", kdf_policy),
+                                      ARCHIVE_PASSPHRASE)  # fmt: skip
+    assert restored_report.details["sync_records_new"] == 7
+    with Space.open(target, "pw", kdf_policy=kdf_policy) as restored:
+        assert {r.kind: r for r in restored.sync_records()} == workspace.persons
+        assert restored.verify().ok
+
+
+def test_the_same_archive_merged_twice_changes_no_record(
+    workspace: Workspace, tmp_path: Path, other: Space
+) -> None:
+    archive = export(workspace.space, tmp_path / "me.cairn-archive")
+    before = workspace.space.sync_records()
+    first = import_portable(archive, workspace.space, ARCHIVE_PASSPHRASE)
+    assert (first.details["sync_records_unchanged"], first.details["sync_records_new"]) == (7, 0)
+    assert workspace.space.sync_records() == before
+    import_portable(archive, other, ARCHIVE_PASSPHRASE)
+    again = import_portable(archive, other, ARCHIVE_PASSPHRASE)
+    assert again.details["sync_records_unchanged"] == 7
+    assert {r.kind: r for r in other.sync_records()} == workspace.persons
+
+
+def test_the_spaces_own_account_is_never_replaced_by_an_archives_record(
+    workspace: Workspace, tmp_path: Path, other: Space
+) -> None:
+    """Cairn's ids never collide across kinds; a hostile archive could try. The
+    device's account under a receipt's id stays the account."""
+    archive = export(workspace.space, tmp_path / "me.cairn-archive")
+    receipt = workspace.persons[kinds.RECEIPT]
+    account = other.put_sync_record(SyncRecord(receipt.id, kinds.ACCOUNT, {"device_token": "t"}))
+    report = import_portable(archive, other, ARCHIVE_PASSPHRASE)
+    assert report.details["sync_records_clash"] == 1
+    assert any("the space's was kept" in warning for warning in report.warnings)
+    assert other.sync_record(receipt.id) == account
+
+
+def test_a_record_the_space_cannot_read_is_replaced_by_the_archives(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    archive = export(workspace.space, tmp_path / "me.cairn-archive")
+    share = workspace.persons[kinds.SHARE]
+    db = raw_db(workspace.space.path)
+    (blob,) = db.execute("SELECT data FROM sync_record WHERE id = ?", (share.id,)).fetchone()
+    db.execute("UPDATE sync_record SET data = ? WHERE id = ?",
+               (blob[:-1] + bytes([blob[-1] ^ 1]), share.id))  # fmt: skip
+    db.close()
+    assert not workspace.space.verify().ok
+
+    report = import_portable(archive, workspace.space, ARCHIVE_PASSPHRASE)
+
+    assert any("could not be read in this space" in w for w in report.warnings)
+    assert workspace.space.sync_record(share.id) == share
+    assert workspace.space.verify().ok
+
+
+def test_a_damaged_record_is_named_and_the_others_exported(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    feedback = workspace.persons[kinds.FEEDBACK]
+    db = raw_db(workspace.space.path)
+    db.execute("UPDATE sync_record SET data = zeroblob(80) WHERE id = ?", (feedback.id,))
+    db.close()
+    out = tmp_path / "me.cairn-archive"
+    report = export_portable(ExportJob(workspace.space, out, archive_passphrase=ARCHIVE_PASSPHRASE,
+                                       archive_work_factor=WORK_FACTOR))  # fmt: skip
+    assert report.damaged == [f"sync record {feedback.id}: cannot be read"]
+    files = members(out)
+    assert record_path(feedback) not in files
+    assert record_path(workspace.persons[kinds.RECEIPT]) in files
+
+
+def test_a_record_of_a_kind_cairn_does_not_know_is_left_out_with_a_warning(
+    space: Space, tmp_path: Path, other: Space
+) -> None:
+    space.put_sync_record(SyncRecord("", "event", {"text": "from a newer Cairn"}))
+    out = tmp_path / "me.cairn-archive"
+    report = export_portable(ExportJob(space, out, archive_passphrase=ARCHIVE_PASSPHRASE,
+                                       archive_work_factor=WORK_FACTOR))  # fmt: skip
+    assert report.warnings == [
+        "1 workspace record(s) of a kind this version of Cairn does not know (event) are "
+        "not in the archive"
+    ]
+    import_portable(out, other, ARCHIVE_PASSPHRASE)
+    assert other.sync_records() == []
+
+
+Edit = Callable[[Workspace, dict[str, bytes]], None]
+
+
+def _record_edit(kind: str, change: Callable[[dict[str, Any]], object]) -> Edit:
+    """Change the JSON of the record of `kind` in place."""
+
+    def edit(workspace: Workspace, files: dict[str, bytes]) -> None:
+        path = record_path(workspace.persons[kind])
+        document = json.loads(files[path])
+        change(document)
+        files[path] = json.dumps(document).encode()
+
+    return edit
+
+
+def _moved(kind: str, folder: str, name: str | None = None) -> Edit:
+    def edit(workspace: Workspace, files: dict[str, bytes]) -> None:
+        record = workspace.persons[kind]
+        data = files.pop(record_path(record))
+        files[f"{folder}/{name or record.id}.json"] = data
+
+    return edit
+
+
+def _replaced(kind: str, content: bytes) -> Edit:
+    def edit(workspace: Workspace, files: dict[str, bytes]) -> None:
+        files[record_path(workspace.persons[kind])] = content
+
+    return edit
+
+
+def _twice(workspace: Workspace, files: dict[str, bytes]) -> None:
+    """The feedback record under the receipt's id: each file alone is well formed."""
+    receipt, feedback = workspace.persons[kinds.RECEIPT], workspace.persons[kinds.FEEDBACK]
+    document = json.loads(files.pop(record_path(feedback)))
+    document["id"] = receipt.id
+    files[f"feedback/{receipt.id}.json"] = json.dumps(document).encode()
+
+
+def _set(key: str, value: object) -> Callable[[dict[str, Any]], object]:
+    return lambda document: document.__setitem__(key, value)
+
+
+def _set_data(key: str, value: object) -> Callable[[dict[str, Any]], object]:
+    return lambda document: document["data"].__setitem__(key, value)
+
+
+BAD_RECORDS: dict[str, tuple[Edit, str]] = {
+    "not an object": (_replaced(kinds.RESOURCE, b"[]"), "is not a sync record"),
+    "not JSON": (_replaced(kinds.RESOURCE, b"{"), "not valid JSON"),
+    "nested too deep": (_replaced(kinds.RESOURCE, b"[" * 100_000 + b"]" * 100_000),
+                        "not valid JSON"),
+    "no version": (_record_edit(kinds.RESOURCE, lambda d: d.pop("version")), "lacks version"),
+    "a key format 2 lacks": (_record_edit(kinds.RESOURCE, _set("verified", True)),
+                             "keys format 2 does not define: verified"),
+    "another id": (_record_edit(kinds.RESOURCE, _set("id", str(uuid4()))),
+                   "does not hold the record its name says"),
+    "an id that is no UUID": (_moved(kinds.RESOURCE, "resources", "handbook"),
+                              "does not hold the record its name says"),
+    "an account": (_record_edit(kinds.RESOURCE, _set("kind", "account")),
+                   "a device's account record, which an archive never carries"),
+    "an outbox entry": (_record_edit(kinds.RECEIPT, _set("kind", "outbox")),
+                        "a device's outbox record"),
+    "an unknown kind": (_record_edit(kinds.RESOURCE, _set("kind", "event")), "unknown kind"),
+    "a kind that is no text": (_record_edit(kinds.RESOURCE, _set("kind", ["resource"])),
+                               "malformed kind"),
+    "the wrong folder": (_moved(kinds.RECEIPT, "feedback"), "belongs in disclosures/"),
+    "asset ids that are no UUIDs": (_record_edit(kinds.RECEIPT, _set("asset_ids", ["plan"])),
+                                    "malformed asset ids"),
+    "too many asset ids": (_record_edit(kinds.RECEIPT, _set("asset_ids", [str(uuid4())] * 10_001)),
+                           "malformed asset ids"),
+    "version 0": (_record_edit(kinds.RESOURCE, _set("version", 0)), "malformed version"),
+    "version true": (_record_edit(kinds.RESOURCE, _set("version", True)), "malformed version"),
+    "version as text": (_record_edit(kinds.RESOURCE, _set("version", "1")), "malformed version"),
+    "a time that is none": (_record_edit(kinds.RESOURCE, _set("updated", "yesterday")),
+                            "malformed update time"),
+    "data that is a list": (_record_edit(kinds.RESOURCE, _set("data", [])), "malformed data"),
+    "a receipt without the receipt": (_record_edit(kinds.RECEIPT,
+                                                   lambda d: d["data"].pop("receipt")),
+                                      "lacks receipt in its data"),
+    "a signed document reshaped": (_record_edit(kinds.RECEIPT, lambda d: d["data"]["receipt"]
+                                                .__setitem__("key_id", "server")),
+                                   "malformed receipt in its data"),
+    "a share id that is no UUID": (_record_edit(kinds.SHARE, _set_data("share_id", "abc")),
+                                   "malformed share_id in its data"),
+    "a rating that is text": (_record_edit(kinds.FEEDBACK, _set_data("rating", "5")),
+                              "malformed rating in its data"),
+    "a document without its bytes": (_record_edit("resource_file",
+                                                  lambda d: d["data"].pop("content")),
+                                     "lacks content in its data"),
+    "one id twice": (_twice, "appears twice"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(BAD_RECORDS))
+def test_a_malformed_record_file_is_refused_and_nothing_is_written(
+    workspace: Workspace, tmp_path: Path, other: Space, kdf_policy: KdfPolicy, case: str
+) -> None:
+    edit, message = BAD_RECORDS[case]
+    archive = export(workspace.space, tmp_path / "me.cairn-archive")
+    bad = relisted(archive, tmp_path / "bad.cairn-archive", lambda files: edit(workspace, files))
+    with pytest.raises(DamagedArchive, match=message):
+        import_portable(bad, other, ARCHIVE_PASSPHRASE)
+    # The records before it in the archive were written in the same transaction.
+    assert other.sync_records() == []
+    assert other.list_assets() == ([], [])
+    assert other.verify().ok
+    target = tmp_path / "restored.cairn"
+    with pytest.raises(DamagedArchive, match=message):
+        import_portable(bad, NewSpace(target, "pw", kdf_policy), ARCHIVE_PASSPHRASE)
+    assert not target.exists()
+    assert leftovers(tmp_path) == []
+
+
+def test_records_are_rolled_back_when_a_later_file_fails(
+    workspace: Workspace, tmp_path: Path, other: Space
+) -> None:
+    """The records come before the assets: a bad attachment after them undoes them too."""
+    pdf = workspace.space.attach(workspace.plan, io.BytesIO(os.urandom(5000)), "notes.pdf")
+    archive = export(workspace.space, tmp_path / "me.cairn-archive")
+
+    def flip(files: dict[str, bytes]) -> None:
+        name = f"attachments/{pdf.id}"
+        files[name] = bytes([files[name][0] ^ 1]) + files[name][1:]
+
+    bad = rewrite(archive, tmp_path / "bad.cairn-archive", flip)
+    with pytest.raises(DamagedArchive, match="does not match"):
+        import_portable(bad, other, ARCHIVE_PASSPHRASE)
+    assert other.sync_records() == []
+    assert other.verify().ok
 
 
 # ---------------------------------------------------------------- cancelling

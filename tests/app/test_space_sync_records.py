@@ -9,7 +9,7 @@ import pytest
 
 from app.portable import export_portable
 from app.space import Space
-from app.transfer import ExportJob
+from app.transfer import ExportJob, TransferReport
 from store.errors import SpaceLocked
 from store.kdf import KdfPolicy
 from store.records import SyncRecord
@@ -61,28 +61,34 @@ def test_a_locked_space_refuses_sync_records(space: Space) -> None:
 def test_an_archive_says_which_workspace_records_it_leaves_behind(
     space: Space, tmp_path: Path
 ) -> None:
-    """Format 1 of the portable archive has no place for sync records: the person
-    is told, rather than finding later that receipts and feedback stayed behind.
-    This device's account and outbox are never exported, so they are not mentioned."""
-    plan = space.add_asset("plan", "Learn Rust", {})
+    """Format 2 of the portable archive carries the person's workspace records
+    (tests/app/test_portable*.py). This device's account and outbox are never
+    exported, and the person is told what that means; records the archive could not
+    bring back (an unknown kind, a malformed receipt) are named, not dropped silently."""
+    plan = space.add_asset("builtin/smart-plan", "Learn Rust", {})
 
-    def export(name: str) -> list[str]:
+    def export(name: str) -> TransferReport:
         job = ExportJob(space, tmp_path / name, archive_passphrase="archive passphrase",
                         archive_work_factor=10)  # fmt: skip
-        return export_portable(job).warnings
+        return export_portable(job)
 
+    assert export("empty.cairn-archive").warnings == []
     space.put_sync_records(
         [
             SyncRecord("", "account", {"server": "https://learning.example", "token": "t"}),
             SyncRecord("", "outbox", {"state": "queued"}, [plan.id]),
         ]
     )
-    assert not [w for w in export("device-only.cairn-archive") if "workspace record" in w]
+    connection, waiting = export("device-only.cairn-archive").warnings
+    assert connection.endswith("connect again with a new invite")
+    assert waiting.startswith("1 submission(s) not yet delivered")
     space.put_sync_records(
         [
             SyncRecord("", "receipt", {"document": "e30="}, [plan.id]),
             SyncRecord("", "event", {"type": "feedback", "text": "Good"}, [plan.id]),
         ]
     )
-    [warning] = [w for w in export("with-receipts.cairn-archive") if "workspace record" in w]
-    assert warning.startswith("2 workspace record(s)")
+    report = export("with-receipts.cairn-archive")
+    assert report.warnings[2].startswith("1 workspace record(s) of a kind this version of Cairn")
+    [skipped] = report.skipped
+    assert "(receipt) lacks submission_id in its data; it is not in the archive" in skipped
