@@ -83,6 +83,7 @@ if TYPE_CHECKING:
     from app.capture import CaptureEvent, CaptureService, CaptureSummary
     from app.syncing.accounts import Account
     from app.syncing.disclosure import Preview
+    from app.syncing.resources import OrganisationResource
     from app.syncing.worker import SyncReport
 
 EXIT_OK = 0
@@ -366,6 +367,11 @@ def _sync_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> No
                          help="send this review of REQUEST ('-': read it from stdin)")  # fmt: skip
     reviews.add_argument("--rating", type=int, choices=range(1, 6), metavar="1-5",
                          help="with --send: a rating from 1 to 5 stars")  # fmt: skip
+
+    resources = command("resources", "documents and links your organisations published "
+                        "(--save one to a file)")  # fmt: skip
+    resources.add_argument("--save", nargs=2, metavar=("RESOURCE", "FILE"),
+                           help="write a kept document to FILE")  # fmt: skip
 
     share = command("share", "publish assets as a public web page (or --revoke one)")
     share.add_argument("ids", nargs="*", metavar="ID", help="the assets to show on the page")
@@ -1414,6 +1420,35 @@ class Runner:
         if self.args.request is not None:
             _print_review_request(self.out, found[0])
 
+    def cmd_resources(self) -> None:
+        from app.syncing.resources import organisation_resources, save_document
+
+        with self.open() as space:
+            found = organisation_resources(space)
+            if self.args.save:
+                wanted, target = self.args.save
+                chosen = _one_resource(found, wanted)
+                save_document(space, chosen.id, Path(target))
+        if self.args.save:
+            if self.out.as_json:
+                self.out.json({"id": chosen.id, "saved": str(Path(target).absolute())})
+            else:
+                self.out.line(f"Saved {chosen.name!r} to {target}.")
+            return
+        if self.out.as_json:
+            self.out.json([r.__dict__ for r in found])
+            return
+        if not found:
+            self.out.line("No documents or links from an organisation yet.")
+        for r in found:
+            if r.kind == "link":
+                what = r.url or "an address that cannot be opened"
+            elif r.kept:
+                what = f"document, {_human_size(r.size or 0)}, kept"
+            else:
+                what = f"document, not kept: {r.problem or 'unknown reason'}"
+            self.out.line(f"{r.id[:8]}  {r.workspace_name}  {r.name} (v{r.version}): {what}")
+
     def cmd_share(self) -> None:
         from app.syncing.accounts import find_account
         from app.syncing.disclosure import preview
@@ -1458,6 +1493,19 @@ class Runner:
                            "status": record.data["status"]})  # fmt: skip
         else:
             self.out.line(f"Withdrawn from {record.data.get('point_name')}; the receipt is kept.")
+
+
+def _one_resource(found: Sequence[OrganisationResource], wanted: str) -> OrganisationResource:
+    from app.syncing.errors import NoSuchEntry
+
+    text = wanted.strip()
+    matches = [r for r in found if r.id == text.lower() or r.name.casefold() == text.casefold()]
+    if not matches and len(text) >= 4:
+        matches = [r for r in found if r.id.startswith(text.lower())]
+    if len(matches) != 1:
+        raise NoSuchEntry(f"no single document or link matches {wanted!r}; see "
+                          "'cairn resources SPACE'")  # fmt: skip
+    return matches[0]
 
 
 def _review_titles(record: SyncRecord) -> str:

@@ -804,6 +804,29 @@ class WorkspaceClient:
                 temporary.unlink()
         return dest
 
+    def fetch_resource(self, resource_id: UUID, version: int, *, sha256: str, size: int) -> bytes:
+        """One version of a template or document, in memory (nothing is written to disk):
+        for a caller that bounded ``size`` and keeps the bytes somewhere safer than a
+        temporary file. ``sha256`` and ``size`` come from the signed ``resource`` event;
+        a body that does not match them is BadServerSignature, and reading stops as soon
+        as it runs past ``size``."""
+        response = self._request(
+            "GET", f"/resources/{resource_id}/versions/{int(version)}", stream=True
+        )
+        digest = hashlib.sha256()
+        received = bytearray()
+        try:
+            for block in self._body_blocks(response):
+                if len(received) + len(block) > size:
+                    raise BadServerSignature("the downloaded file is larger than announced")
+                digest.update(block)
+                received += block
+        finally:
+            response.close()
+        if len(received) != size or digest.hexdigest() != sha256.lower():
+            raise BadServerSignature("the downloaded file is not the one the server announced")
+        return bytes(received)
+
     def _body_blocks(self, response: requests.Response) -> Iterable[bytes]:
         try:
             yield from response.iter_content(_DOWNLOAD_BLOCK)

@@ -4,10 +4,11 @@ organisations the space is connected to."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QStandardPaths, Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -27,6 +28,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.syncing.resources import OrganisationResource, document_file_name
+from ui.attachments import human_size
+from ui.connections import section_heading
 from ui.first_run import PassphraseFields, RecoveryKeyPage, _body
 from ui.library import friendly_time
 from ui.messages import describe_account_problem
@@ -355,19 +359,27 @@ class SettingsDialog(QDialog):
 
 
 ACCOUNT_ROLE = Qt.ItemDataRole.UserRole
+RESOURCE_ROLE = Qt.ItemDataRole.UserRole
 
 
 class OrganisationsPage(QWidget):
-    """The workspaces the space is connected to; Connect and Disconnect are requested."""
+    """The workspaces the space is connected to, and the documents and links the chosen
+    one published; Connect, Disconnect, Open and Save a Copy are requested."""
 
     connect_requested = Signal()
     disconnect_requested = Signal(str)  # account id
+    resource_open_requested = Signal(str)  # resource id
+    resource_save_requested = Signal(str, str)  # resource id, destination path
 
     def __init__(self, unlocked: bool, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("OrganisationsPage")
         self.accounts: list[AccountView] = []
+        self.resources: list[OrganisationResource] = []
         self.unlocked = unlocked
+        self._save_folder = ""
+        #: The resource chosen last, chosen again when the list is filled again.
+        self._wanted_resource: str | None = None
 
         self.intro = _body(self.tr(
             "Organisations you are connected to can receive what you choose to share, and "
@@ -396,21 +408,56 @@ class OrganisationsPage(QWidget):
         self.connect_button.setObjectName("connect_account")
         self.disconnect_button = QPushButton(self.tr("&Disconnect…"), self)
         self.disconnect_button.setObjectName("disconnect_account")
+        self.resources_heading = section_heading("", self)
+        self.resources_heading.setObjectName("resources_heading")
+        self.resource_list = QTreeWidget(self)
+        self.resource_list.setObjectName("resources")
+        self.resource_list.setAccessibleName(self.tr("Documents and links from the organisation"))
+        self.resource_list.setHeaderLabels([self.tr("Name"), self.tr("What"),
+                                            self.tr("Received")])  # fmt: skip
+        self.resource_list.setRootIsDecorated(False)
+        resource_header = self.resource_list.header()
+        resource_header.setStretchLastSection(False)
+        resource_header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for column in (1, 2):
+            resource_header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        self.resources_empty = QLabel(self)
+        self.resources_empty.setObjectName("resources_empty")
+        self.resources_empty.setWordWrap(True)
+        self.resources_empty.setStyleSheet(hint_style())
+        self.open_resource_button = QPushButton(self.tr("&Open"), self)
+        self.open_resource_button.setObjectName("open_resource")
+        self.save_resource_button = QPushButton(self.tr("&Save a Copy…"), self)
+        self.save_resource_button.setObjectName("save_resource")
 
         self.connect_button.clicked.connect(self.connect_requested)
         self.disconnect_button.clicked.connect(self._disconnect)
         self.list.currentItemChanged.connect(lambda *_: self._update())
+        self.list.currentItemChanged.connect(lambda *_: self._show_resources())
+        self.resource_list.currentItemChanged.connect(lambda *_: self._resource_chosen())
+        self.resource_list.itemActivated.connect(lambda *_: self._open_resource())
+        self.open_resource_button.clicked.connect(self._open_resource)
+        self.save_resource_button.clicked.connect(self._save_resource)
 
         buttons = QHBoxLayout()
         buttons.addWidget(self.connect_button)
         buttons.addWidget(self.disconnect_button)
         buttons.addStretch(1)
+        resource_buttons = QHBoxLayout()
+        resource_buttons.addWidget(self.open_resource_button)
+        resource_buttons.addWidget(self.save_resource_button)
+        resource_buttons.addStretch(1)
         layout = QVBoxLayout(self)
         layout.addWidget(self.intro)
         layout.addWidget(self.list, 1)
         layout.addWidget(self.empty)
         layout.addWidget(self.problem)
         layout.addLayout(buttons)
+        layout.addSpacing(6)
+        layout.addWidget(self.resources_heading)
+        layout.addWidget(self.resource_list, 2)
+        layout.addWidget(self.resources_empty)
+        layout.addLayout(resource_buttons)
         layout.addStretch(0)
         self.set_accounts([])
 
@@ -444,6 +491,98 @@ class OrganisationsPage(QWidget):
         self.empty.setVisible(bool(text))
         self.list.setVisible(bool(accounts))
         self._update()
+        self._show_resources()
+
+    def set_resources(self, resources: Sequence[OrganisationResource]) -> None:
+        """The documents and links the space holds; those of the chosen workspace are shown."""
+        if list(resources) != self.resources:
+            self.resources = list(resources)
+            self._show_resources()
+
+    def chosen_resource(self) -> OrganisationResource | None:
+        item = self.resource_list.currentItem()
+        wanted = item.data(0, RESOURCE_ROLE) if item is not None else None
+        return next((r for r in self.resources if r.id == wanted), None)
+
+    def _resource_chosen(self) -> None:
+        if (chosen := self.chosen_resource()) is not None:
+            self._wanted_resource = chosen.id
+        self._update_resource_buttons()
+
+    def _show_resources(self) -> None:
+        account = self.chosen()
+        shown = [r for r in self.resources if account is not None and r.account_id == account.id]
+        self.resource_list.blockSignals(True)  # filling it is not choosing
+        self.resource_list.clear()
+        for resource in shown:
+            columns = [resource.name, self._what(resource), friendly_time(resource.received)]
+            item = QTreeWidgetItem(self.resource_list, columns)
+            item.setData(0, RESOURCE_ROLE, resource.id)
+            if resource.kind == "link":
+                item.setToolTip(0, resource.url or self.tr("This address cannot be opened"))
+            elif resource.problem:
+                item.setToolTip(0, self.tr("Not kept in your space: {why}").format(
+                    why=resource.problem))  # fmt: skip
+            else:
+                item.setToolTip(0, self.tr("Version {n}, kept in your space").format(
+                    n=resource.version))  # fmt: skip
+            if resource.id == self._wanted_resource:
+                self.resource_list.setCurrentItem(item)
+        first = self.resource_list.topLevelItem(0)
+        if self.resource_list.currentItem() is None and first is not None:
+            self.resource_list.setCurrentItem(first)
+        self.resource_list.blockSignals(False)
+        visible = account is not None
+        self.resources_heading.setText(self.tr("Documents and links from {org}").format(
+            org=account.workspace_name) if account is not None else "")  # fmt: skip
+        self.resources_empty.setText(self.tr(
+            "Nothing yet. Documents and links the organisation publishes arrive with the next "
+            "sync, and are kept in your space."))  # fmt: skip
+        self.resources_heading.setVisible(visible)
+        self.resource_list.setVisible(visible and bool(shown))
+        self.resources_empty.setVisible(visible and not shown)
+        for button in (self.open_resource_button, self.save_resource_button):
+            button.setVisible(visible and bool(shown))
+        self._update_resource_buttons()
+
+    def _what(self, resource: OrganisationResource) -> str:
+        if resource.kind == "link":
+            return self.tr("Link")
+        size = human_size(resource.size) if resource.size is not None else ""
+        if not resource.kept:
+            return self.tr("Document, not kept")
+        kind = (resource.media_type or "").split("/")[-1].upper()
+        return (self.tr("{kind} document, {size}").format(kind=kind, size=size)
+                if kind and len(kind) <= 5 else self.tr("Document, {size}").format(size=size))
+
+    def _update_resource_buttons(self) -> None:
+        chosen = self.chosen_resource()
+        can_open = chosen is not None and (chosen.url is not None if chosen.kind == "link"
+                                           else chosen.kept)  # fmt: skip
+        self.open_resource_button.setEnabled(self.unlocked and can_open)
+        self.save_resource_button.setEnabled(
+            self.unlocked and chosen is not None and chosen.kind == "document" and chosen.kept)
+
+    def _open_resource(self) -> None:
+        chosen = self.chosen_resource()
+        if chosen is not None and self.open_resource_button.isEnabled():
+            self.resource_open_requested.emit(chosen.id)
+
+    def _save_resource(self) -> None:
+        chosen = self.chosen_resource()
+        if chosen is None or not self.save_resource_button.isEnabled():
+            return
+        if path := self.ask_save_path(document_file_name(chosen)):
+            self._save_folder = str(Path(path).parent)
+            self.resource_save_requested.emit(chosen.id, path)
+
+    def ask_save_path(self, name: str) -> str | None:
+        """Where to save a copy (None: the person cancelled); tests replace it."""
+        folder = self._save_folder or QStandardPaths.writableLocation(
+            QStandardPaths.StandardLocation.DocumentsLocation) or str(Path.home())  # fmt: skip
+        path, _filter = QFileDialog.getSaveFileName(self, self.tr("Save a copy"),
+                                                    str(Path(folder) / name))  # fmt: skip
+        return path or None
 
     def chosen(self) -> AccountView | None:
         item = self.list.currentItem()

@@ -18,10 +18,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QAction
+from PySide6.QtCore import QObject, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QAction, QDesktopServices
 from PySide6.QtWidgets import QApplication, QMenu, QMessageBox, QToolButton, QWidget
 
 from app.forms.library import TemplateLibrary
@@ -29,6 +30,12 @@ from app.space import Space
 from app.syncing.accounts import NEEDS_A_PERSON, default_device_name
 from app.syncing.outbox import PushProgress
 from app.syncing.pulling import forget_organisation_names, learn_organisation_names
+from app.syncing.resources import (
+    OrganisationResource,
+    document_content,
+    document_file_name,
+    save_document,
+)
 from sync.errors import (
     CertificateRejected,
     InvalidServerAddress,
@@ -38,7 +45,7 @@ from sync.errors import (
 )
 from ui import sync_jobs
 from ui.connect_dialog import ConnectDialog
-from ui.editing import EditingController
+from ui.editing import RISKY_SUFFIXES, EditingController
 from ui.editor import AssetEditor
 from ui.icons import icon
 from ui.library import LibraryPage
@@ -248,6 +255,7 @@ class SyncController(QObject):
                                     if to_write else self.tr("&Review Requests…"))  # fmt: skip
         if self.settings_page is not None:
             self.settings_page.set_accounts(snap.accounts)
+            self.settings_page.set_resources(snap.resources)
         self.sharing.show_snapshot(snap, changed)
         editor = self.editing.editor
         if snap.feedback is not None and editor is not None and editor.record is not None \
@@ -480,12 +488,61 @@ class SyncController(QObject):
         self.settings_page = page
         page.connect_requested.connect(lambda: self.show_connect())
         page.disconnect_requested.connect(self.disconnect_account)
+        page.resource_open_requested.connect(self.open_resource)
+        page.resource_save_requested.connect(self.save_resource)
         page.set_accounts(self.accounts)
+        page.set_resources(self.snapshot.resources if self.snapshot else ())
         dialog.finished.connect(lambda _r: self._closed("settings_page", page))
         if self._wants_organisations_tab:
             self._wants_organisations_tab = False
             dialog.tabs.setCurrentWidget(page)
         self.refresh()
+
+    # ------------------------------------------------ organisations' resources
+
+    def _resource(self, resource_id: str) -> OrganisationResource | None:
+        snap = self.snapshot
+        return next((r for r in snap.resources if r.id == resource_id), None) if snap else None
+
+    def open_resource(self, resource_id: str) -> None:
+        """A link opens in the browser; a document is decrypted into the private folder
+        (wiped on lock, like opened attachments) and handed to the system's application."""
+        space, resource = self._space(), self._resource(resource_id)
+        if space is None or resource is None:
+            return
+        if resource.kind == "link":
+            if resource.url and not QDesktopServices.openUrl(QUrl(resource.url)):
+                self.message.emit(self.tr("No web browser could be started for this link."))
+            return
+        name = document_file_name(resource)
+        if Path(name).suffix.lower() in RISKY_SUFFIXES \
+                and not self.editing.confirm_risky_open(name):  # fmt: skip
+            return
+        private, guard = self.editing.private, self.job_guard(space)
+
+        def write() -> Path:
+            return private.write(name, [document_content(space, resource_id)[1]])
+
+        def opened(path: object) -> None:
+            assert isinstance(path, Path)
+            if not QDesktopServices.openUrl(QUrl.fromLocalFile(str(path))):
+                self.message.emit(self.tr("No application on this computer opens this kind "
+                                          "of file. Save a copy instead."))  # fmt: skip
+
+        self.runner.run_store(write, on_done=guard(opened), on_error=guard(self.report))
+
+    def save_resource(self, resource_id: str, destination: str) -> None:
+        space = self._space()
+        if space is None or not destination:
+            return
+        guard = self.job_guard(space)
+
+        def saved(resource: object) -> None:
+            assert isinstance(resource, OrganisationResource)
+            self.message.emit(self.tr("Saved a copy of “{name}”.").format(name=resource.name))
+
+        self.runner.run_store(lambda: save_document(space, resource_id, Path(destination)),
+                              on_done=guard(saved), on_error=guard(self.report))  # fmt: skip
 
     def _show_organisations(self) -> None:
         self._wants_organisations_tab = True

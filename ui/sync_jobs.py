@@ -26,6 +26,8 @@ from app.syncing.outbox import (
     withdraw,
 )
 from app.syncing.pulling import pull
+from app.syncing.records import RecordSource, RecordsRead
+from app.syncing.resources import OrganisationResource, organisation_resources
 from app.syncing.sharing import publish_share, revoke_share, shares
 from app.syncing.status import AssetSyncStatus, ShareInfo, asset_status, badges
 from app.syncing.worker import SyncReport, sync_once
@@ -155,6 +157,8 @@ class SyncSnapshot:
     next_due: float | None
     feedback: FeedbackView | None = None
     review_requests: tuple[ReviewRequest, ...] = ()
+    #: Documents and links from the connected organisations.
+    resources: tuple[OrganisationResource, ...] = ()
 
     @property
     def waiting(self) -> int:
@@ -183,9 +187,9 @@ class SyncOutcome:
 # ------------------------------------------------------------------ reading
 
 
-def library_badges(space: Space) -> dict[str, str]:
-    """``status.badges`` (one pass), with "feedback" for a delivered asset that has
-    feedback but no decision yet (one more pass, over feedback records only)."""
+def library_badges(space: RecordSource) -> dict[str, str]:
+    """``status.badges``, with "feedback" for a delivered asset that has feedback but no
+    decision yet."""
     found = badges(space)
     discussed = {a for r in space.sync_records(kinds.FEEDBACK) for a in r.asset_ids}
     for asset_id in discussed & found.keys():
@@ -194,7 +198,9 @@ def library_badges(space: Space) -> dict[str, str]:
     return found
 
 
-def feedback_view(space: Space, asset_id: str, known: Sequence[AccountView]) -> FeedbackView:
+def feedback_view(
+    space: RecordSource, asset_id: str, known: Sequence[AccountView]
+) -> FeedbackView:
     status = asset_status(space, asset_id)
     now = kinds.utc_now()
     by_account = {a.id: a for a in known}
@@ -215,13 +221,17 @@ def feedback_view(space: Space, asset_id: str, known: Sequence[AccountView]) -> 
 
 
 def snapshot(space: Space, asset_id: str | None = None) -> SyncSnapshot:
-    views = tuple(account_view(a) for a in accounts(space))
+    # One read of the records for all of it: each read opens every record, the
+    # organisations' documents included.
+    records = RecordsRead(space)
+    views = tuple(account_view(a) for a in accounts(records))
     return SyncSnapshot(
-        accounts=views, badges=library_badges(space), entries=tuple(entries(space)),
-        next_due=next_attempt_in(space),
-        feedback=feedback_view(space, asset_id, views) if asset_id else None,
+        accounts=views, badges=library_badges(records), entries=tuple(entries(records)),
+        next_due=next_attempt_in(records),
+        feedback=feedback_view(records, asset_id, views) if asset_id else None,
         review_requests=tuple(_review_request(r)
-                              for r in space.sync_records(kinds.REVIEW_REQUEST))[::-1],
+                              for r in records.sync_records(kinds.REVIEW_REQUEST))[::-1],
+        resources=tuple(organisation_resources(records)),
     )  # fmt: skip
 
 

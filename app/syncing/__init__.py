@@ -7,7 +7,10 @@
 - ``outbox``: ``push`` (attachments, then the submission; receipt kept), ``entries``,
   ``retry``, ``discard``, ``withdraw``, ``next_attempt_in``, ``in_flight``.
 - ``pulling``: ``pull`` (feedback, decisions, review requests, comments, resources;
-  organisation templates installed).
+  organisation templates installed, documents kept), ``learn_organisation_names``.
+- ``resources``: ``organisation_resources``, ``document_content``, ``save_document``
+  (documents and links from the organisations, and the bounds on what is kept).
+- ``records``: ``RecordsRead``, every sync record read once for several questions.
 - ``reviews``: ``review_requests``, ``review_request``, ``send_peer_review`` (a
   colleague's submission this person was asked to peer-review, and the review sent back).
 - ``sharing``: ``publish_share``, ``update_share``, ``revoke_share``, ``shares``.

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from app.space import Space
 from app.syncing import kinds
 from app.syncing.errors import AmbiguousAccount, NoSuchAccount, NoSuchPoint
+from app.syncing.records import RecordSource
 from store.records import SyncRecord
 from sync.client import ServerKeys, WorkspaceClient
 from sync.errors import NotAuthorised, ServerKeyChanged, SyncError, TokenExpired, TokenRevoked
@@ -131,7 +132,7 @@ def default_device_name() -> str:
     return f"Cairn on {platform.node() or 'this computer'}"[:200]
 
 
-def accounts(space: Space) -> list[Account]:
+def accounts(space: RecordSource) -> list[Account]:
     """Every connected workspace, in the order they were connected."""
     return [Account.from_record(r) for r in space.sync_records(kinds.ACCOUNT)]
 

@@ -19,6 +19,8 @@ REVIEW_REQUEST = "review_request"
 SHARE = "share"
 SHARE_COMMENT = "share_comment"
 RESOURCE = "resource"
+#: A document's bytes (see app/syncing/resources.py), apart from its "resource" record.
+RESOURCE_FILE = "resource_file"
 
 #: The namespace of derived record ids (any fixed UUID would do; never change it).
 _NAMESPACE = uuid.UUID("4f0d7a52-58a4-4c1e-9a5e-2f3c8e0b6a11")

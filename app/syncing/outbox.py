@@ -41,6 +41,7 @@ from app.syncing.accounts import (
     save_account,
 )
 from app.syncing.errors import NoSuchEntry
+from app.syncing.records import RecordSource
 from store.errors import DamagedRecord, NoSuchAttachment, StoreError
 from store.records import SyncRecord
 from sync.client import Backoff, WorkspaceClient, is_retryable
@@ -126,7 +127,7 @@ class OutboxEntry:
         }  # fmt: skip
 
 
-def entries(space: Space, account_id: str | None = None) -> list[OutboxEntry]:
+def entries(space: RecordSource, account_id: str | None = None) -> list[OutboxEntry]:
     """The outbox, oldest first (delivered entries too), for one account or all."""
     sending = in_flight()
     found = [
@@ -170,7 +171,7 @@ def discard(space: Space, entry_id: str) -> None:
     space.delete_sync_records([record.id])
 
 
-def next_attempt_in(space: Space, now: datetime | None = None) -> float | None:
+def next_attempt_in(space: RecordSource, now: datetime | None = None) -> float | None:
     """Seconds until the next queued entry is due (0 if one is due now), or None if
     nothing is: when a background worker should wake up next. Entries a background push
     leaves alone do not count: those of an account that needs the person (a revoked

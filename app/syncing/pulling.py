@@ -18,14 +18,16 @@ the template picker. The folder is named by a hash of the workspace's id
 which employer a person has is theirs to tell. The picker's heading, the organisation's
 name, comes from the unlocked space (``learn_organisation_names``). Their text is also
 kept in the space, so ``install_organisation_templates`` can put them back on another
-computer.
+computer. Documents are kept in the space, within bounds (see ``resources``); a link is
+its record. Templates and documents are fetched into memory and checked against the
+size and SHA-256 of their signed event; one that does not match is reported and left
+out, and the pull goes on.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import tempfile
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
@@ -45,6 +47,12 @@ from app.syncing.accounts import (
     refresh,
     save_account,
 )
+from app.syncing.resources import (
+    MAX_DOCUMENT_BYTES,
+    MAX_DOCUMENTS_BYTES,
+    file_record,
+    kept_document_bytes,
+)
 from store.records import SyncRecord
 from sync.client import PulledEvent, WorkspaceClient
 from sync.errors import (
@@ -55,6 +63,9 @@ from sync.errors import (
     SyncError,
 )
 from sync.protocol import MAX_PULL_LIMIT, ResourceInfo
+
+#: The largest template file taken from an organisation (the server refuses larger ones).
+MAX_TEMPLATE_BYTES = 1024 * 1024
 
 #: The file in which an earlier Cairn said whose an organisation's folder was (its folders
 #: were named after the organisation; see ``organisation_folder``).
@@ -149,27 +160,47 @@ def _store_page(
     cursor: int, root: Path, report: PullReport,
 ) -> None:  # fmt: skip
     """The records for one page of events, and the account with its new cursor, in one
-    transaction. Templates are fetched before it, so a download that fails leaves the
-    cursor where it was and the next pull tries again."""
-    pending: dict[str, SyncRecord] = {}
-
-    def current(record_id: str) -> SyncRecord | None:
-        return pending.get(record_id) or space.sync_record(record_id)
-
+    transaction. Templates and documents are fetched before it, so a download that fails
+    on the way leaves the cursor where it was and the next pull tries again."""
+    page = _Page(space)
     for item in items:
-        record = _record_for(space, account, client, item, current, root, report)
+        record = _record_for(space, account, client, item, page, root, report)
         if record is not None:
-            pending[record.id] = record
+            page.put(record)
             report.stored[record.kind] += 1
     account.cursor = cursor
     report.cursor = cursor
-    space.put_sync_records([*pending.values(), account.to_record()])
+    space.put_sync_records([*page.pending.values(), account.to_record()],
+                           delete=page.deleted - page.pending.keys())  # fmt: skip
+
+
+@dataclass
+class _Page:
+    """The records one page of events writes (and deletes), before they are written."""
+
+    space: Space
+    pending: dict[str, SyncRecord] = field(default_factory=dict)
+    deleted: set[str] = field(default_factory=set)
+
+    def current(self, record_id: str) -> SyncRecord | None:
+        if record_id in self.deleted:
+            return None
+        return self.pending.get(record_id) or self.space.sync_record(record_id)
+
+    def put(self, record: SyncRecord) -> None:
+        self.pending[record.id] = record
+        self.deleted.discard(record.id)
+
+    def delete(self, record_id: str) -> None:
+        self.pending.pop(record_id, None)
+        self.deleted.add(record_id)
 
 
 def _record_for(
     space: Space, account: Account, client: WorkspaceClient, item: PulledEvent,
-    current: Any, root: Path, report: PullReport,
+    page: _Page, root: Path, report: PullReport,
 ) -> SyncRecord | None:  # fmt: skip
+    current = page.current
     event = item.event
     base = {"account_id": account.id, "workspace_id": account.workspace_id,
             "workspace_name": account.workspace_name, "seq": item.seq,
@@ -215,40 +246,78 @@ def _record_for(
                 "withdrawn_at": event.data.get("withdrawn_at")}  # fmt: skip
         return SyncRecord(receipt.id, receipt.kind, data, receipt.asset_ids)
     if event.kind == "resource":
-        return _resource_record(space, account, client, item, base, root, report)
+        return _resource_record(space, account, client, item, base, page, root, report)
     return None
 
 
 def _resource_record(
     space: Space, account: Account, client: WorkspaceClient, item: PulledEvent,
-    base: dict[str, Any], root: Path, report: PullReport,
+    base: dict[str, Any], page: _Page, root: Path, report: PullReport,
 ) -> SyncRecord:  # fmt: skip
     info = ResourceInfo.model_validate(item.event.data)
     data: dict[str, Any] = {**base, **info.model_dump(mode="json")}
     data["resource_id"] = str(info.id)
+    where = f"{info.name!r} from {account.workspace_name}"
     if info.kind == "template":
-        text = _download_template(client, info)
-        data["template_text"] = text
-        installed = _install_template(account.workspace_id, account.workspace_name, text, root)
+        content = _download(client, info, MAX_TEMPLATE_BYTES)
+        installed: str | _Problem = content if isinstance(content, _Problem) else ""
+        if isinstance(content, bytes):
+            data["template_text"] = text = content.decode("utf-8", "replace")
+            installed = _install_template(account.workspace_id, account.workspace_name, text,
+                                          root)  # fmt: skip
         if isinstance(installed, str):
             data["installed_as"] = installed
             report.templates.append(installed)
         else:
             data["problem"] = installed.message
-            report.warnings.append(f"the template {info.name!r} from {account.workspace_name} "
-                                   f"was not installed: {installed.message}")  # fmt: skip
+            report.warnings.append(f"the template {where} was not installed: {installed.message}")
+    elif info.kind == "document":
+        kept = _keep_document(space, account, client, info, data, page)
+        if isinstance(kept, _Problem):
+            data["problem"] = kept.message
+            report.warnings.append(f"the document {where} was not kept: {kept.message}")
+        else:
+            data["file_record"] = kept
     # The latest version of a resource replaces the record of the one before.
     return SyncRecord(kinds.derived_id(kinds.RESOURCE, account.id, str(info.id)),
                       kinds.RESOURCE, data)  # fmt: skip
 
 
-def _download_template(client: WorkspaceClient, info: ResourceInfo) -> str:
-    with tempfile.TemporaryDirectory(prefix="cairn-template-") as folder:
-        path = client.download_resource(
-            info.id, info.version, Path(folder) / "template.toml", sha256=info.sha256,
-            size=info.size,
-        )  # fmt: skip
-        return path.read_bytes().decode("utf-8", "replace")
+def _download(client: WorkspaceClient, info: ResourceInfo, limit: int) -> bytes | _Problem:
+    """A template's or document's bytes, fetched into memory (never a temporary file) and
+    checked against the signed event; or why not. A file that does not match is not
+    kept, and the pull goes on (the event itself was signed); a network failure raises,
+    and the next pull tries again from this event."""
+    if info.sha256 is None or info.size is None:
+        return _Problem("the server did not say what the file holds")
+    if info.size > limit:
+        return _Problem(f"it is {info.size / 1048576:.1f} MiB, and Cairn keeps files of at "
+                        f"most {limit / 1048576:.0f} MiB from an organisation")  # fmt: skip
+    try:
+        return client.fetch_resource(info.id, info.version, sha256=info.sha256, size=info.size)
+    except BadServerSignature as bad:
+        return _Problem(f"{bad}; tell the organisation")
+
+
+def _keep_document(
+    space: Space, account: Account, client: WorkspaceClient, info: ResourceInfo,
+    data: dict[str, Any], page: _Page,
+) -> str | _Problem:  # fmt: skip
+    """Fetch a document into the page's records; the id of the record holding its bytes,
+    or why it is not kept. The previous version's bytes go either way."""
+    record_id = kinds.derived_id(kinds.RESOURCE_FILE, account.id, str(info.id))
+    page.delete(record_id)
+    sizes = kept_document_bytes(space, page.pending)
+    others = sum(size for kept_id, size in sizes.items() if kept_id not in page.deleted)
+    if others + (info.size or 0) > MAX_DOCUMENTS_BYTES:
+        return _Problem(f"the space keeps at most {MAX_DOCUMENTS_BYTES // 1048576} MiB of "
+                        "organisations' documents, and that is used up")  # fmt: skip
+    content = _download(client, info, MAX_DOCUMENT_BYTES)
+    if isinstance(content, _Problem):
+        return content
+    stored = file_record(account.id, str(info.id), data, content)
+    page.put(stored)
+    return stored.id
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from app.space import Space
 from app.syncing import kinds
 from app.syncing.outbox import OutboxEntry, in_flight
+from app.syncing.records import RecordSource
 from store.records import SyncRecord
 from sync.protocol import SignedDocument
 
@@ -175,7 +175,7 @@ def _badge(submissions: Iterable[SubmissionState], feedback: Iterable[FeedbackIt
     return ""
 
 
-def asset_status(space: Space, asset_id: str) -> AssetSyncStatus:
+def asset_status(space: RecordSource, asset_id: str) -> AssetSyncStatus:
     """Everything the space knows about this asset's submissions, feedback and shares."""
     return _status(asset_id, space.sync_records(asset_id=asset_id), in_flight())
 
@@ -218,7 +218,7 @@ def _status(asset_id: str, records: list[SyncRecord], sending: frozenset[str]) -
     )  # fmt: skip
 
 
-def badges(space: Space) -> dict[str, str]:
+def badges(space: RecordSource) -> dict[str, str]:
     """The library's status badge of every asset that has one (one pass over the records)."""
     per_asset: dict[str, list[SyncRecord]] = {}
     for record in space.sync_records():

@@ -17,6 +17,7 @@ from sqlmodel import col, select
 
 from app.forms.library import TemplateLibrary, organisation_template_root
 from app.space import Space
+from app.syncing import kinds
 from app.syncing.accounts import (
     Account,
     accounts,
@@ -37,6 +38,7 @@ from app.syncing.pulling import (
     organisation_names,
     pull,
 )
+from app.syncing.resources import MAX_DOCUMENT_BYTES, document_content, organisation_resources
 from app.syncing.reviews import review_request, review_requests, send_peer_review
 from app.syncing.sharing import publish_share, revoke_share, update_share
 from app.syncing.status import asset_status, badges
@@ -417,6 +419,123 @@ def test_a_withdrawn_submission_shows_as_withdrawn_whoever_withdrew_it(
     add_feedback(server, again.id, "Better.", decision="not_yet")
     pull(space, account)
     assert badges(space)[here.id] == "not_yet"
+
+
+def publish_resource(server: LiveServer, org: Org, name: str, kind: str, **values: object) -> None:
+    with server.session() as session:
+        workspace = directory.find_workspace(session, org.workspace_id)
+        resources.publish(session, server.settings(), workspace, name=name, kind=kind,
+                          **values)  # type: ignore[arg-type]  # fmt: skip
+        session.commit()
+
+
+def test_documents_and_links_arrive_checked_and_kept_sealed_within_bounds(
+    space: Space, space_path: Path, kdf_policy: KdfPolicy, server: LiveServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    account, org = connected(space, server)
+    guide = b"%PDF-1.4 how we give feedback, in plain words " + os.urandom(200_000)
+    publish_resource(server, org, "Feedback guide", "document", content=guide,
+                     media_type="application/pdf")  # fmt: skip
+    publish_resource(server, org, "Handbook", "link", url="https://intranet.example.org/hb")
+    too_big = os.urandom(MAX_DOCUMENT_BYTES + 1)
+    publish_resource(server, org, "Recording", "document", content=too_big, media_type="video/mp4")
+
+    report = pull(space, account)
+
+    assert report.stored == {"resource": 3}
+    assert len(report.warnings) == 1
+    assert "'Recording'" in report.warnings[0]
+    assert "at most 4 MiB" in report.warnings[0]
+    found = {r.name: r for r in organisation_resources(space, account.id)}
+    assert sorted(found) == ["Feedback guide", "Handbook", "Recording"]
+    assert (found["Feedback guide"].kind, found["Feedback guide"].kept) == ("document", True)
+    assert found["Feedback guide"].size == len(guide)
+    assert found["Feedback guide"].media_type == "application/pdf"
+    assert (found["Handbook"].kind, found["Handbook"].url) == (
+        "link", "https://intranet.example.org/hb")  # fmt: skip
+    assert not found["Recording"].kept
+    assert "at most 4 MiB" in (found["Recording"].problem or "")
+    resource, content = document_content(space, found["Feedback guide"].id)
+    assert (resource.name, content) == ("Feedback guide", guide)
+    with pytest.raises(NoSuchEntry, match="not kept"):
+        document_content(space, found["Recording"].id)
+    with pytest.raises(NoSuchEntry):
+        document_content(space, found["Handbook"].id)
+
+    # A new version replaces the one before; the space stays within its bounds.
+    monkeypatch.setattr("app.syncing.pulling.MAX_DOCUMENTS_BYTES", 250_000)
+    newer = b"%PDF-1.4 version two " + os.urandom(100_000)
+    publish_resource(server, org, "Feedback guide", "document", content=newer,
+                     media_type="application/pdf")  # fmt: skip
+    publish_resource(server, org, "Rota", "document", content=os.urandom(100_000),
+                     media_type="text/csv")  # fmt: skip
+    report = pull(space, account)
+    assert report.warnings == []
+    assert document_content(space, found["Feedback guide"].id)[1] == newer
+    assert len(space.sync_records(kinds.RESOURCE_FILE)) == 2
+    publish_resource(server, org, "Slides", "document", content=os.urandom(100_000),
+                     media_type="application/pdf")  # fmt: skip
+    [full] = pull(space, account).warnings
+    assert "'Slides'" in full
+    assert "used up" in full
+    assert not {r.name: r for r in organisation_resources(space)}["Slides"].kept
+    space.lock()
+    sealed = space_path.read_bytes()
+    assert b"how we give feedback" not in sealed
+    assert b"version two" not in sealed
+    assert b"intranet.example.org" not in sealed
+
+
+def test_a_document_that_is_not_the_one_announced_is_not_kept_and_the_pull_goes_on(
+    space: Space, server: LiveServer
+) -> None:
+    from tests.sync.proxy import FaultProxy
+
+    with FaultProxy(server.port) as proxy:
+        account, org = connected(space, server, url=proxy.url)
+        publish_resource(server, org, "Policy", "document", content=b"the real policy " * 100,
+                         media_type="text/plain")  # fmt: skip
+        add_later = smart_plan(space)
+        entry = queued(space, account, add_later.id)
+        push(space, account)
+        add_feedback(server, entry.id, "After the document.")
+        proxy.rewrite_answer(lambda block: block.replace(b"the real policy", b"the fake policy", 1)
+                             if b"the real policy" in block else None)  # fmt: skip
+
+        report = pull(space, account)
+
+    assert report.stopped is None, report.stopped
+    assert report.stored == {"resource": 1, "feedback": 1}  # the feedback after it came too
+    [warning] = report.warnings
+    assert "'Policy'" in warning
+    assert "not the one the server announced" in warning
+    [policy] = organisation_resources(space)
+    assert not policy.kept
+    assert space.sync_records(kinds.RESOURCE_FILE) == []
+
+
+def test_the_resources_command_lists_documents_and_links_and_saves_a_document(
+    cli, space_path: Path, server: LiveServer, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    cli("init", space_path)
+    org = make_org(server)
+    assert cli("connect", space_path, server.url, "--invite", make_invite(server, org)).code == 0
+    assert "No documents or links" in cli("resources", space_path).out
+    rota = b"name,shift\nSam,early\n" * 500
+    publish_resource(server, org, "Rota", "document", content=rota, media_type="text/csv")
+    publish_resource(server, org, "Portal", "link", url="https://learning.example.org/")
+    assert cli("sync", space_path).code == 0
+
+    listed = cli("resources", space_path)
+    assert f"{org.name}  Portal (v1): https://learning.example.org/" in listed.out
+    assert "Rota (v1): document, 10.3 KiB, kept" in listed.out
+    target = tmp_path / "rota.csv"
+    saved = cli("resources", space_path, "--save", "rota", target)
+    assert saved.code == 0, saved.err
+    assert target.read_bytes() == rota
+    assert cli("resources", space_path, "--save", "Portal", tmp_path / "x").code == 5
+    assert not (tmp_path / "x").exists()
 
 
 def test_a_share_is_published_commented_on_and_revoked(

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt, QTimer, QUrl
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QApplication, QMessageBox
 from sqlmodel import col, select
 
@@ -589,3 +590,74 @@ def picker_labels(qtbot, window: MainWindow) -> list[str]:  # type: ignore[no-un
                                    key=lambda t: (t.source != "builtin", t.name)))  # fmt: skip
     qtbot.addWidget(picker)
     return [picker.list.item(n).text().split("\n")[0] for n in range(picker.list.count())]
+
+
+def test_documents_and_links_from_the_organisation_in_preferences(  # type: ignore[no-untyped-def]
+    qtbot, unlocked: MainWindow, server: LiveServer, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    window = unlocked
+    org = make_org(server)
+    connect_through_dialog(qtbot, window, server, org, address=server.url)
+    guide = b"%PDF-1.4 how we run one-to-ones " + os.urandom(50_000)
+    with server.session() as session:
+        workspace = directory.find_workspace(session, org.workspace_id)
+        resources.publish(session, server.settings(), workspace, name="One-to-one guide",
+                          kind="document", content=guide,
+                          media_type="application/pdf")  # fmt: skip
+        resources.publish(session, server.settings(), workspace, name="Learning portal",
+                          kind="link", url="https://learning.example.org/portal")  # fmt: skip
+        session.commit()
+    window.sync.sync_action.trigger()
+    qtbot.waitUntil(lambda: window.sync.snapshot is not None
+                    and len(window.sync.snapshot.resources) == 2, timeout=WAIT)  # fmt: skip
+
+    window.show_settings()
+    settings = window.settings_dialog
+    assert settings is not None
+    settings.tabs.setCurrentWidget(settings.organisations)
+    page = settings.organisations
+    qtbot.waitUntil(lambda: page.resource_list.topLevelItemCount() == 2, timeout=WAIT)
+    assert page.resources_heading.text() == f"Documents and links from {org.name}"
+    rows = {page.resource_list.topLevelItem(n).text(0): page.resource_list.topLevelItem(n)
+            for n in range(2)}  # fmt: skip
+    assert rows["One-to-one guide"].text(1).startswith("PDF document, ")
+    assert rows["Learning portal"].text(1) == "Link"
+    assert rows["Learning portal"].toolTip(0) == "https://learning.example.org/portal"
+    settings.resize(720, 640)
+    page.grab().save(str(tmp_path / "organisations-resources.png"))
+
+    opened: list[QUrl] = []
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url) or True)
+    choose_resource(page, "Learning portal")
+    assert not page.save_resource_button.isEnabled()  # a link has nothing to save
+    page.open_resource_button.click()
+    assert [u.toString() for u in opened] == ["https://learning.example.org/portal"]
+
+    choose_resource(page, "One-to-one guide")
+    page.open_resource_button.click()
+    qtbot.waitUntil(lambda: len(opened) == 2, timeout=WAIT)
+    shown = Path(opened[1].toLocalFile())
+    assert shown.name == "One-to-one guide.pdf"
+    assert shown.read_bytes() == guide
+    private = window.editing.private.path
+    assert private is not None
+    assert shown.parent == private or private in shown.parents  # wiped on lock
+
+    copy = tmp_path / "guide copy.pdf"
+    monkeypatch.setattr(page, "ask_save_path", lambda name: str(copy))
+    page.save_resource_button.click()
+    qtbot.waitUntil(copy.exists, timeout=WAIT)
+    assert copy.read_bytes() == guide
+    qtbot.waitUntil(lambda: "Saved a copy of “One-to-one guide”" in
+                    window.statusBar().currentMessage(), timeout=WAIT)  # fmt: skip
+    settings.close()
+    window.lock()
+    qtbot.waitUntil(lambda: not shown.exists(), timeout=WAIT)
+
+
+def choose_resource(page, name: str) -> None:  # type: ignore[no-untyped-def]
+    """Choose a resource by name (the list is filled again with each refresh)."""
+    shown = page.resource_list
+    items = [shown.topLevelItem(n) for n in range(shown.topLevelItemCount())]
+    shown.setCurrentItem(next(i for i in items if i.text(0) == name))
