@@ -43,7 +43,7 @@ from sync.server import (
     shares,
     submissions,
 )
-from sync.server.deps import DeviceContext, DeviceDep, SessionDep, SettingsDep
+from sync.server.deps import DeviceContext, DeviceDep, SessionDep, SettingsDep, writes
 from sync.server.errors import ApiError, Forbidden, Gone, NotFound
 
 router = APIRouter(prefix=API_PREFIX, responses={"4XX": {"model": ErrorResponse}})
@@ -225,6 +225,7 @@ _OCTET_STREAM_BODY: dict[str, Any] = {
 
 
 @router.get("/blobs/{sha256}", response_model=UploadStatus, tags=["attachments"])
+@writes
 def upload_status(
     sha256: Sha256,
     size: Annotated[int, Query(ge=0, description="the attachment's size in bytes")],

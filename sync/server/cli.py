@@ -168,6 +168,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="port to listen on (default: %(default)s; 0 picks a free one)",
     )
     serve.add_argument(
+        "--workers",
+        type=_positive,
+        metavar="N",
+        default=1,
+        help="worker processes answering requests (default: %(default)s); one per "
+        "core uses them all. Rate limits count in each worker",
+    )
+    serve.add_argument(
         "--name",
         type=_server_name,
         default=ServerSettings.name,
@@ -423,6 +431,7 @@ def _serve(args: argparse.Namespace) -> int:
         args.port,
         forwarded_allow_ips=args.forwarded_allow_ips,
         on_listening=announce,
+        workers=args.workers,
     )
     return EXIT_OK
 

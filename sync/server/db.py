@@ -1,16 +1,22 @@
 """The server's database: engines for SQLite or PostgreSQL, sessions, and migrations.
 
-SQLite runs in WAL mode and every transaction starts with ``BEGIN IMMEDIATE``: writers
-queue on the busy timeout instead of failing when two transactions both try to upgrade
-a read lock. Within the server process they queue on a lock of their own first (the
-write gate), which wakes the next one as soon as the database is free; SQLite's busy
-handler polls instead, with sleeps of up to 100 ms, which under load made the slowest
-requests take seconds. PostgreSQL runs at READ COMMITTED; code that must serialise (event
-sequence numbers, resumable uploads) takes row locks.
+SQLite runs in WAL mode and every transaction that may write starts with ``BEGIN
+IMMEDIATE``: writers queue on the busy timeout instead of failing when two transactions
+both try to upgrade a read lock. Before that they queue on a gate of their own (a lock
+for the threads of a process, a file lock between processes), which wakes the next one
+as soon as the database is free; SQLite's busy handler polls instead, with sleeps of up
+to 100 ms, which under load made the slowest requests take seconds. Transactions on a
+connection with the ``READ_ONLY`` execution option (`read_only`) only read: they start
+with a plain ``BEGIN``, run beside the writer and each other, and SQLite refuses any
+write in them (``query_only``).
+
+PostgreSQL runs at READ COMMITTED; code that must serialise (event sequence numbers,
+resumable uploads) takes row locks.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -26,6 +32,11 @@ from sqlmodel import Session, create_engine
 
 from sync.server.config import ServerSettings
 
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
@@ -36,9 +47,12 @@ class DatabaseUnavailable(Exception):
 def make_engine(settings: ServerSettings) -> Engine:
     url = make_url(settings.resolved_database_url())
     if url.get_backend_name() == "sqlite":
-        if url.database:
+        gate_file = None
+        if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        gated = type("GatedConnection", (GatedConnection,), {"gate": threading.Lock()})
+            gate_file = _open_gate_file(Path(url.database))
+        gated = type("GatedConnection", (GatedConnection,),
+                     {"gate": threading.Lock(), "gate_file": gate_file})  # fmt: skip
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": BUSY_SECONDS,
                                "factory": gated},
@@ -59,23 +73,57 @@ def make_engine(settings: ServerSettings) -> Engine:
 BUSY_SECONDS = 30
 
 
+def _open_gate_file(database: Path) -> int | None:
+    """The file whose lock is the write gate between processes (None where there is no
+    ``flock``: processes then queue on SQLite's busy handler)."""
+    if fcntl is None:
+        return None
+    gate = database.with_name(database.name + ".write-gate")
+    return os.open(gate, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+
+
 class GatedConnection(sqlite3.Connection):
-    """An SQLite connection whose transactions take its engine's write gate (one lock
-    per engine, set by make_engine) before ``BEGIN IMMEDIATE``, and let go of it once
-    COMMIT or ROLLBACK is done, or the connection closes."""
+    """An SQLite connection whose transactions take its engine's write gate before
+    ``BEGIN IMMEDIATE``, and let go of it once COMMIT or ROLLBACK is done, or the
+    connection closes.
+
+    The gate is a lock per engine (set by make_engine) that the threads of a process
+    queue on, then an exclusive ``flock`` on a file beside the database that processes
+    queue on (several server workers, an admin command). Both wake the next in line as
+    soon as the holder lets go.
+    """
 
     gate: threading.Lock
+    gate_file: int | None = None
     holds_gate = False
+    query_only = False
+
+    def set_query_only(self, on: bool) -> None:
+        if self.query_only != on:
+            self.execute(f"PRAGMA query_only={'ON' if on else 'OFF'}")
+            self.query_only = on
 
     def enter_gate(self) -> None:
         if not self.gate.acquire(timeout=BUSY_SECONDS):
             raise sqlite3.OperationalError("database is locked")
+        if self.gate_file is not None:
+            try:
+                # Only this process's gate holder waits here, so no timeout of its own:
+                # the others time out on the lock above.
+                fcntl.flock(self.gate_file, fcntl.LOCK_EX)
+            except BaseException:
+                self.gate.release()
+                raise
         self.holds_gate = True
 
     def leave_gate(self) -> None:
         if self.holds_gate:
             self.holds_gate = False
-            self.gate.release()
+            try:
+                if self.gate_file is not None:
+                    fcntl.flock(self.gate_file, fcntl.LOCK_UN)
+            finally:
+                self.gate.release()
 
     def commit(self) -> None:
         try:
@@ -113,12 +161,28 @@ def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         dbapi_connection = connection.connection.dbapi_connection
+        if connection.get_execution_options().get(READ_ONLY):
+            dbapi_connection.set_query_only(True)
+            connection.exec_driver_sql("BEGIN")
+            return
+        dbapi_connection.set_query_only(False)
         dbapi_connection.enter_gate()
         try:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
         except BaseException:
             dbapi_connection.leave_gate()
             raise
+
+
+#: Execution option of connections whose transactions only read (see `read_only`).
+READ_ONLY = "cairn_read_only"
+
+
+def read_only(engine: Engine) -> Engine:
+    """``engine`` for transactions that only read. On SQLite they neither queue for the
+    write gate nor hold it, and a write in one fails ("attempt to write a readonly
+    database"); on PostgreSQL they are ordinary transactions."""
+    return engine.execution_options(**{READ_ONLY: True})
 
 
 def is_postgresql(engine: Engine) -> bool:

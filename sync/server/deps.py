@@ -2,28 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import anyio
 from fastapi import Depends, Request
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from sync.server.config import ServerSettings
+from sync.server.db import READ_ONLY, read_only
 from sync.server.errors import Forbidden, Unauthorised
 from sync.server.models import Device, Membership, User, Workspace, utc_now
 from sync.server.security import hash_token
 
+# Dependencies that neither wait nor compute are `async def`: FastAPI runs a plain `def`
+# one in a worker thread, and each hand-over to a thread and back costs more than the
+# work (under load, waiting for the GIL too).
 
-def get_settings(request: Request) -> ServerSettings:
+
+async def get_settings(request: Request) -> ServerSettings:
     settings: ServerSettings = request.app.state.settings
     return settings
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
     engine: Engine = request.app.state.engine
     return engine
 
@@ -37,13 +43,32 @@ def get_engine(request: Request) -> Engine:
 MAX_SESSIONS = 20
 
 
+#: Methods whose routes only read, unless marked with `writes`: their sessions are
+#: read-only (`db.read_only`), so on SQLite they run beside the writer instead of
+#: queueing for it.
+READING_METHODS = frozenset({"GET", "HEAD"})
+
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
+
+
+def writes(endpoint: Endpoint) -> Endpoint:
+    """Mark a GET route that writes (put it under the route decorator): its session
+    may write."""
+    endpoint.cairn_writes = True  # type: ignore[attr-defined]
+    return endpoint
+
+
 async def get_session(
     request: Request, engine: Annotated[Engine, Depends(get_engine)]
 ) -> AsyncIterator[Session]:
-    """One session per request. Routes commit what they change; the rest rolls back."""
+    """One session per request, read-only for GET and HEAD. Routes commit what they
+    change; the rest rolls back."""
     state = request.app.state
     if getattr(state, "session_slots", None) is None:
         state.session_slots = anyio.Semaphore(MAX_SESSIONS)
+    endpoint = request.scope.get("endpoint")
+    if request.method in READING_METHODS and not getattr(endpoint, "cairn_writes", False):
+        engine = read_only(engine)
     async with state.session_slots:
         session = Session(engine, expire_on_commit=False)
         try:
@@ -81,7 +106,9 @@ class DeviceContext:
             raise Forbidden(f"this device may not {scope}", code="scope_missing")
 
 
-def current_device(request: Request, session: SessionDep) -> DeviceContext:
+def current_device(
+    request: Request, session: SessionDep, engine: Annotated[Engine, Depends(get_engine)]
+) -> DeviceContext:
     """The calling device; 401 with a precise code for a missing, unknown, expired or
     revoked token."""
     header = request.headers.get("authorization", "")
@@ -92,7 +119,9 @@ def current_device(request: Request, session: SessionDep) -> DeviceContext:
             code="token_missing",
             headers=_BEARER,
         )
-    # One query for the device and its account: this runs before every API request.
+    # One query for the device and its account: this runs before every API request, in a
+    # read-only transaction of its own (on SQLite it does not queue for the writer).
+    session.connection(execution_options={READ_ONLY: True})
     found = session.exec(
         select(Device, Membership, User, Workspace)
         .outerjoin(Membership, col(Membership.id) == col(Device.membership_id))
@@ -116,15 +145,17 @@ def current_device(request: Request, session: SessionDep) -> DeviceContext:
         )  # fmt: skip
     if membership is None or user is None or workspace is None or user.disabled:
         raise Unauthorised("this device's account no longer exists", code="token_revoked")
-    # Record use at most once a minute: a write on every request would serialise them.
-    if device.last_seen_at is None or now - device.last_seen_at > timedelta(minutes=1):
-        device.last_seen_at = now
-        session.add(device)
-    # End the transaction either way: on SQLite it holds the write lock (BEGIN
-    # IMMEDIATE), which must not stay held while the request waits for a worker thread
-    # to run its route (with every worker waiting for that lock, nothing moved for the
-    # 30 s busy timeout, and then requests failed with "database is locked").
+    # End the read before the route's own transaction begins.
     session.commit()
+    # Record use at most once a minute, in a short write of its own: a write on every
+    # request would serialise them.
+    if device.last_seen_at is None or now - device.last_seen_at > timedelta(minutes=1):
+        with Session(engine) as writing:
+            writing.execute(
+                update(Device).where(col(Device.id) == device.id).values(last_seen_at=now)
+            )
+            writing.commit()
+        set_committed_value(device, "last_seen_at", now)  # as stored, not a change to flush
     return DeviceContext(device=device, membership=membership, user=user, workspace=workspace)
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
 import signal
@@ -10,6 +11,7 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from alembic.util.exc import CommandError
 from sqlalchemy import Engine
@@ -146,43 +148,85 @@ def listen(host: str, port: int) -> socket.socket:
         raise CannotListen(f"cannot listen on {host} port {port}: {reason}") from exc
 
 
+class WorkerApp:
+    """The server's ASGI app for worker processes (``--workers``): it travels to each
+    worker as its settings only, and each builds its own app, with its own database
+    connections, on the first event it gets (uvicorn's lifespan startup)."""
+
+    def __init__(self, settings: ServerSettings) -> None:
+        self.settings = settings
+        self.app: Any = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"settings": self.settings}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.settings = state["settings"]
+        self.app = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if self.app is None:
+            from sync.server.app import create_app
+
+            self.app = create_app(self.settings)
+        await self.app(scope, receive, send)
+
+
+def log_config() -> dict[str, Any]:
+    """uvicorn's logging, with share tokens blanked out of the access log (in every
+    worker process: each sets its logging up from this)."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config.setdefault("filters", {})["redact"] = {"()": RedactSecrets}
+    config["handlers"]["access"]["filters"] = ["redact"]
+    return config
+
+
 def serve(
     settings: ServerSettings,
     host: str = "127.0.0.1",
     port: int = 8765,
-    *,
     forwarded_allow_ips: str = "127.0.0.1",
     on_listening: Callable[[str], None] | None = None,
+    workers: int = 1,
 ) -> None:
     """Run until Ctrl+C or SIGTERM (both return normally after a graceful shutdown).
 
     ``on_listening`` gets the server's address once the socket is bound (a ``--port 0``
     shows the port chosen). Only proxies at ``forwarded_allow_ips`` are believed about
     the client's address and scheme (X-Forwarded-For / -Proto: Secure cookies behind TLS).
+    ``workers`` processes share the socket (uvicorn's supervisor restarts one that dies).
     """
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
     from sync.server.app import create_app
 
     prepare(settings)
     sock = listen(host, port)
     try:
-        app = create_app(settings)
+        app = WorkerApp(settings) if workers > 1 else create_app(settings)
         config = uvicorn.Config(
-            app, log_level="info", proxy_headers=True, forwarded_allow_ips=forwarded_allow_ips,
-            server_header=False,
+            app, log_level="info", log_config=log_config(), proxy_headers=True,
+            forwarded_allow_ips=forwarded_allow_ips, server_header=False, workers=workers,
         )  # fmt: skip
-        logging.getLogger("uvicorn.access").addFilter(RedactSecrets())
         bound_host, bound_port = sock.getsockname()[:2]
         if on_listening is not None:
             shown = f"[{bound_host}]" if ":" in bound_host else bound_host
             on_listening(f"http://{shown}:{bound_port}")
         # uvicorn stops gracefully on either signal, then raises it again: SIGTERM then
-        # becomes KeyboardInterrupt like Ctrl+C instead of killing the process.
+        # becomes KeyboardInterrupt like Ctrl+C instead of killing the process. (The
+        # supervisor of several workers handles both signals itself and returns.)
         in_main = threading.current_thread() is threading.main_thread()
-        previous = signal.signal(signal.SIGTERM, signal.default_int_handler) if in_main else None
+        previous = signal.getsignal(signal.SIGTERM) if in_main else None
+        if in_main:
+            signal.signal(signal.SIGTERM, signal.default_int_handler)
         try:
-            uvicorn.Server(config).run(sockets=[sock])
+            if workers > 1:
+                Multiprocess(config, sockets=[sock]).run()
+            else:
+                uvicorn.Server(config).run(sockets=[sock])
         except KeyboardInterrupt:
             pass
         finally:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import and_, or_
+from sqlalchemy import and_, insert, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -26,6 +26,7 @@ from sync.protocol import (
     verify_bytes,
 )
 from sync.server import blobs, directory, events, keys
+from sync.server.db import READ_ONLY
 from sync.server.deps import DeviceContext
 from sync.server.errors import Conflict, Forbidden, NotFound, Unprocessable
 from sync.server.models import (
@@ -65,7 +66,13 @@ def verified_payload(
 def receive(
     session: Session, ctx: DeviceContext, signed: SignedDocument
 ) -> tuple[SubmissionResponse, bool]:
-    """Store a signed submission; returns the response and whether it is new."""
+    """Store a signed submission; returns the response and whether it is new. Commits.
+
+    Everything that only reads (the checks, the receipt and its signature) happens in a
+    read-only transaction first; the write transaction that follows only inserts, so
+    that on SQLite, where writers take turns, each holds the database for as short a
+    time as it can.
+    """
     ctx.require("submit")
     body, _ = verified_payload(ctx, signed)
     try:
@@ -79,24 +86,21 @@ def receive(
 
     digest = sha256_hex(body)
     submission_id = str(payload.submission_id)
+    session.connection(execution_options={READ_ONLY: True})
     if (existing := session.get(Submission, submission_id)) is not None:
         return _replay(existing, ctx, digest), False
-
     point = session.get(SubmissionPoint, str(payload.point_id))
     if point is None or point.workspace_id != ctx.workspace.id:
         raise NotFound("this workspace has no such submission point", code="point_not_found")
     now = utc_now()
     if not directory.accepting(point, now):
         raise Conflict(f"the deadline of {point.name!r} has passed", code="deadline_passed")
-    if point.mode == "locked" and _has_submitted(session, ctx, point):
-        raise Conflict(
-            f"{point.name!r} is locked on submission and you have already submitted to it",
-            code="point_locked",
-        )
+    if point.mode == "locked":
+        _refuse_if_submitted(session, ctx, point)
+    # Complete uploads stay complete: checked once, here.
     blobs.require_uploaded(
         session, ctx.membership.id, (a for asset in payload.assets for a in asset.attachments)
     )
-
     receipt = keys.sign(
         session,
         RECEIPT_FORMAT,
@@ -109,26 +113,37 @@ def receive(
             received_at=now,
         ),  # fmt: skip
     )
+    session.commit()
+
     submission = Submission(
         id=submission_id, membership_id=ctx.membership.id, workspace_id=ctx.workspace.id,
         point_id=point.id, device_id=ctx.device.id, payload=body, payload_sha256=digest,
         signature=signed.signature, identity_key=ctx.device.identity_key, signature_valid=True,
         received_at=now, receipt=receipt.model_dump_json(),
     )  # fmt: skip
-    session.add(submission)
+    assets = [
+        {"submission_id": submission_id, "asset_id": asset.asset_id, "title": asset.title,
+         "kind": asset.kind}
+        for asset in payload.assets
+    ]  # fmt: skip
+    attachments = [
+        {"submission_id": submission_id, "asset_id": asset.asset_id, "sha256": a.sha256,
+         "name": a.name, "size": a.size, "media_type": a.media_type}
+        for asset in payload.assets
+        for a in asset.attachments
+    ]  # fmt: skip
     try:
+        if point.mode == "locked":
+            # Again inside the write: two first submissions at once must not both pass.
+            _refuse_if_submitted(session, ctx, point)
         # The submission row goes in first: its foreign keys are checked row by row. (On
         # PostgreSQL a twin that raced in on another connection is refused right here.)
+        session.add(submission)
         session.flush()
-        for asset in payload.assets:
-            session.add(SubmissionAsset(submission_id=submission_id, asset_id=asset.asset_id,
-                                        title=asset.title, kind=asset.kind))  # fmt: skip
-            for attachment in asset.attachments:
-                session.add(SubmissionAttachment(
-                    submission_id=submission_id, asset_id=asset.asset_id,
-                    sha256=attachment.sha256, name=attachment.name, size=attachment.size,
-                    media_type=attachment.media_type,
-                ))  # fmt: skip
+        if assets:
+            session.execute(insert(SubmissionAsset), assets)
+        if attachments:
+            session.execute(insert(SubmissionAttachment), attachments)
         session.commit()
     except IntegrityError:
         # The same submission raced in on another connection: answer as for a retry.
@@ -149,17 +164,20 @@ def _replay(existing: Submission, ctx: DeviceContext, digest: str) -> Submission
     return response_for(existing)
 
 
-def _has_submitted(session: Session, ctx: DeviceContext, point: SubmissionPoint) -> bool:
-    return (
-        session.exec(
-            select(Submission.id).where(
-                col(Submission.membership_id) == ctx.membership.id,
-                col(Submission.point_id) == point.id,
-                col(Submission.status) == "received",
-            )
-        ).first()
-        is not None
-    )
+def _refuse_if_submitted(session: Session, ctx: DeviceContext, point: SubmissionPoint) -> None:
+    """Conflict ``point_locked`` if this member already has a submission at ``point``."""
+    found = session.exec(
+        select(Submission.id).where(
+            col(Submission.membership_id) == ctx.membership.id,
+            col(Submission.point_id) == point.id,
+            col(Submission.status) == "received",
+        )
+    ).first()
+    if found is not None:
+        raise Conflict(
+            f"{point.name!r} is locked on submission and you have already submitted to it",
+            code="point_locked",
+        )
 
 
 def response_for(submission: Submission) -> SubmissionResponse:

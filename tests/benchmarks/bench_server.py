@@ -7,7 +7,9 @@
 For each database (SQLite, then PostgreSQL with fsync on), it starts a real server
 (``python -m sync.server``, as ``cairn serve`` runs it), makes one workspace with an
 open submission point and enrols --devices devices in it, then runs that many
-simulated devices at once for --seconds seconds. Each device loops, with no pause:
+simulated devices at once for --seconds seconds. Each device loops, with no pause
+unless --pause says so (a desktop app syncs now and then; a device that never pauses
+is the worst case, many times the load 50 people would make):
 
 * every --attach-every-th round, upload a small attachment through the resumable blob
   routes (``GET`` then one ``PUT /api/v1/blobs/{sha256}``) and name it in the submission;
@@ -34,6 +36,7 @@ import hashlib
 import http.client
 import json
 import os
+import random
 import resource
 import sys
 import tempfile
@@ -206,12 +209,16 @@ class LoadRun:
         second = Connection(port, device.token)
         self.start.wait()
         round_ = 0
+        pauses = random.Random(device.index)
         while time.monotonic() < self.deadline:
             round_ += 1
             try:
                 self._round(device, conn, second, round_)
             except Exception as exc:  # noqa: BLE001 - every failure is counted, none stops the run
                 device.errors.append(f"{type(exc).__name__}: {exc}")
+            if self.args.pause:
+                time.sleep(min(pauses.uniform(0, 2 * self.args.pause),
+                               max(0.0, self.deadline - time.monotonic())))  # fmt: skip
         conn.http.close()
         second.http.close()
 
@@ -313,6 +320,23 @@ def _cpu_of(pids: list[int]) -> float:
             continue
         total += int(fields[11]) + int(fields[12])  # utime, stime
     return total / CLOCK_TICKS
+
+
+def _descendants(pid: int) -> list[int]:
+    """The processes under ``pid`` (a server's workers), from /proc."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(parent, []).append(int(stat.parent.name))
+    found, queue = [], [pid]
+    while queue:
+        for child in children.get(queue.pop(), []):
+            found.append(child)
+            queue.append(child)
+    return found
 
 
 def _postgres_pids(cluster: PostgresCluster | None) -> list[int]:
@@ -420,30 +444,21 @@ def server_failures(log: str) -> list[str]:
 def bench_backend(
     backend: str, args: argparse.Namespace, folder: Path, cluster: PostgresCluster | None
 ) -> dict[str, Any]:
-    with running_server(folder / backend, backend, cluster) as server:
+    extra = ["--workers", str(args.workers)] if args.workers > 1 else []
+    with running_server(folder / backend, backend, cluster, extra_args=extra) as server:
         org = make_org(server, mode="open")
         devices = enrol_devices(server, org, args.devices)
-        # More processes on the same database, as a deployment with several workers
-        # behind a proxy would run; devices are spread over them.
-        others = [LiveServer(data_dir=server.data_dir, database_url=server.database_url,
-                             backend=backend) for _ in range(args.processes - 1)]  # fmt: skip
-        try:
-            for other in others:
-                other.start()
-            servers = [server, *others]
-            server_pids = [s.process.pid for s in servers if s.process is not None]
-            pg_pids = _postgres_pids(cluster)
-            busy_before = _machine_busy()
-            cpu_before = (_own_cpu(), _cpu_of(server_pids), _cpu_of(pg_pids))
-            elapsed = LoadRun([s.port for s in servers], devices, args).run()
-            pg_pids_after = _postgres_pids(cluster)
-            cpu_after = (_own_cpu(), _cpu_of(server_pids), _cpu_of(pg_pids_after))
-            busy = _machine_busy() - busy_before
-        finally:
-            for other in others:
-                other.stop()
+        assert server.process is not None
+        server_pids = [server.process.pid, *_descendants(server.process.pid)]
+        pg_pids = _postgres_pids(cluster)
+        busy_before = _machine_busy()
+        cpu_before = (_own_cpu(), _cpu_of(server_pids), _cpu_of(pg_pids))
+        elapsed = LoadRun([server.port], devices, args).run()
+        pg_pids_after = _postgres_pids(cluster)
+        cpu_after = (_own_cpu(), _cpu_of(server_pids), _cpu_of(pg_pids_after))
+        busy = _machine_busy() - busy_before
         checks = verify(server, org, devices)
-        failures = [f for s in servers for f in server_failures(s.log_text())]
+        failures = server_failures(server.log_text())
 
     latencies: dict[str, list[float]] = {}
     errors: list[str] = []
@@ -470,8 +485,9 @@ def report(result: dict[str, Any], args: argparse.Namespace) -> None:
     elapsed = result["elapsed"]
     lat = result["latencies"]
     name = {"sqlite": "SQLite", "postgresql": "PostgreSQL (fsync on)"}[result["backend"]]
-    processes = f", {args.processes} server processes" if args.processes > 1 else ""
-    print(f"\n== {name}: {args.devices} devices for {elapsed:.1f} s{processes} ==")
+    workers = f", {args.workers} server workers" if args.workers > 1 else ""
+    pause = f", pausing {args.pause:g} s on average between rounds" if args.pause else ", no pauses"
+    print(f"\n== {name}: {args.devices} devices for {elapsed:.1f} s{workers}{pause} ==")
     print(f"requests: {result['requests']:,}  throughput: {result['requests'] / elapsed:,.0f} "
           f"req/s  errors: {len(result['errors'])}  "
           f"server tracebacks: {len(result['server tracebacks'])}")  # fmt: skip
@@ -527,9 +543,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="send the submission again every Nth round (0: never)")  # fmt: skip
     parser.add_argument("--race-every", type=int, default=20,
                         help="one submission twice at once every Nth round (0: never)")  # fmt: skip
-    parser.add_argument("--processes", type=int, default=1,
-                        help="server processes on the same database (default 1, as "
-                             "`cairn serve` runs)")  # fmt: skip
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="`cairn serve --workers N` (default 1, as `cairn serve` runs)",
+    )
+    parser.add_argument("--pause", type=float, default=0.0,
+                        help="each device pauses a random 0 to 2x this many seconds "
+                             "between rounds (default 0: devices that never pause, the "
+                             "worst case)")  # fmt: skip
     parser.add_argument("--folder", type=Path, help="work here (default: a temporary folder)")
     args = parser.parse_args(argv)
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]

@@ -1,0 +1,188 @@
+"""Requests at once: several worker processes on one database (`cairn serve --workers`),
+SQLite's write gate between processes, and read-only transactions that never wait for
+a writer."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session, col, func, select
+
+from sync.server.config import ServerSettings
+from sync.server.db import make_engine, migrate, read_only
+from sync.server.models import Device, Submission, Workspace
+from tests.live_server import PostgresCluster, running_server
+from tests.server.client import join, make_org
+
+fcntl = pytest.importorskip("fcntl")
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_several_workers_share_the_port_and_the_database_and_stop_together(
+    tmp_path: Path, backend: str, postgres: PostgresCluster | None
+) -> None:
+    if backend == "postgresql" and postgres is None:
+        pytest.skip("PostgreSQL is not available (CAIRN_REQUIRE_POSTGRES makes this a failure)")
+    with running_server(tmp_path, backend, postgres, extra_args=["--workers", "2"]) as server:
+        assert server.process is not None
+        supervisor = server.process.pid
+        # uvicorn's supervisor, and under it the workers (and multiprocessing's helper).
+        deadline = time.monotonic() + 30
+        while server.log_text().count("Application startup complete") < 2:
+            assert time.monotonic() < deadline, server.log_text()
+            time.sleep(0.1)
+        workers = _children(supervisor)
+        assert len(workers) >= 2
+
+        org = make_org(server, mode="open")
+        members = [join(server, org) for _ in range(4)]
+
+        def submit_many(member_index: int) -> list[int]:
+            member = members[member_index]
+            return [member.submit(member.sign(member.payload(org.point_id))).status_code
+                    for _ in range(10)]  # fmt: skip
+
+        with ThreadPoolExecutor(8) as pool:
+            statuses = [s for batch in pool.map(submit_many, [0, 1, 2, 3] * 2) for s in batch]
+        assert statuses == [201] * 80
+        for member in members:
+            pulled = member.get("/pull", params={"after": 0})
+            assert pulled.status_code == 200, pulled.text
+        with server.session() as session:
+            stored = session.exec(
+                select(func.count()).select_from(Submission).where(
+                    col(Submission.workspace_id) == org.workspace_id)
+            ).one()  # fmt: skip
+            seen = session.exec(select(Device.last_seen_at)).all()
+        assert stored == 80
+        assert all(moment is not None for moment in seen)
+        assert "Traceback" not in server.log_text()
+
+        server.stop()
+        # (multiprocessing's helper leaves a moment after the supervisor.)
+        deadline = time.monotonic() + 10
+        while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(_alive(pid) for pid in workers)
+
+
+def _sqlite_engines(tmp_path: Path) -> tuple[ServerSettings, list]:  # type: ignore[type-arg]
+    settings = ServerSettings(data_dir=tmp_path)
+    # Two engines on one database, as two processes have: each its own lock for its
+    # threads, and the file lock between them.
+    first, second = make_engine(settings), make_engine(settings)
+    migrate(first)
+    return settings, [first, second]
+
+
+def test_a_write_on_sqlite_holds_the_gate_between_processes_until_it_ends(tmp_path: Path) -> None:
+    settings, (first, second) = _sqlite_engines(tmp_path)
+    gate = Path(settings.resolved_database_url().removeprefix("sqlite:///") + ".write-gate")
+    probe = os.open(gate, os.O_RDWR)
+
+    def gate_is_free() -> bool:
+        try:
+            fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        fcntl.flock(probe, fcntl.LOCK_UN)
+        return True
+
+    try:
+        assert gate_is_free()
+        with Session(first) as writing:
+            writing.add(Workspace(name="Support team"))
+            writing.flush()
+            assert not gate_is_free()
+
+            # A writer in the other "process" waits for the gate, not for a busy retry...
+            done = threading.Event()
+
+            def other_writer() -> None:
+                with Session(second) as other:
+                    other.add(Workspace(name="Sales team"))
+                    other.commit()
+                done.set()
+
+            thread = threading.Thread(target=other_writer)
+            thread.start()
+            assert not done.wait(0.3)
+            # ...while a reader there goes ahead (and sees only what was committed).
+            with Session(read_only(second)) as reading:
+                names = reading.exec(select(Workspace.name)).all()
+            assert names == []
+            writing.commit()
+        assert done.wait(10)
+        thread.join()
+        assert gate_is_free()
+        with Session(read_only(second)) as reading:
+            assert sorted(reading.exec(select(Workspace.name)).all()) == [
+                "Sales team", "Support team"]  # fmt: skip
+    finally:
+        os.close(probe)
+        first.dispose()
+        second.dispose()
+
+
+def test_a_read_only_transaction_on_sqlite_refuses_to_write(tmp_path: Path) -> None:
+    _, (engine, other) = _sqlite_engines(tmp_path)
+    try:
+        with Session(read_only(engine)) as reading:
+            reading.add(Workspace(name="Support team"))
+            with pytest.raises(OperationalError, match="readonly"):
+                reading.flush()
+        # The same pooled connection writes again once it is used for writing.
+        with Session(engine) as writing:
+            writing.add(Workspace(name="Support team"))
+            writing.commit()
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT count(*) FROM workspace")).scalar() == 1
+    finally:
+        engine.dispose()
+        other.dispose()
+
+
+def test_a_get_never_waits_for_a_writer(tmp_path: Path) -> None:
+    """On SQLite a GET (read-only) is answered while another process holds the write
+    gate. (PostgreSQL has no gate: its readers never wait for writers.)"""
+    with running_server(tmp_path, "sqlite") as server:
+        org = make_org(server, mode="open")
+        member = join(server, org)
+        # Its first request records when the device was last seen: a write, once a minute.
+        assert member.get("/me").status_code == 200
+        engine = make_engine(ServerSettings(data_dir=server.data_dir))
+        try:
+            with Session(engine) as writing:
+                writing.add(Workspace(name="Held open"))
+                writing.flush()  # holds the gate (and SQLite's write lock)
+                for path in ("/pull", "/me", "/server", "/submissions", "/shares", "/resources"):
+                    answer = member.http.get(server.api(path), timeout=5)
+                    assert answer.status_code == 200, (path, answer.text)
+                writing.rollback()
+        finally:
+            engine.dispose()
