@@ -390,9 +390,16 @@ def _plan_sync_records(space: Space, report: TransferReport) -> list[_Entry]:
     records, damaged = space.all_sync_records()
     report.damaged += [f"sync record {item}: cannot be read" for item in damaged]
     entries: list[_Entry] = []
-    connections = waiting = 0
+    connections = waiting = colleagues = 0
     unknown: dict[str, int] = {}
-    for record in records:
+    for found in records:
+        record = found
+        if found.kind == kinds.REVIEW_REQUEST:
+            own = _own_part_of_review(found)
+            if own is None:
+                colleagues += 1
+                continue
+            record = own
         folder = SYNC_FOLDERS.get(record.kind)
         if record.kind == kinds.ACCOUNT:
             connections += 1
@@ -421,6 +428,12 @@ def _plan_sync_records(space: Space, report: TransferReport) -> list[_Entry]:
             f"{waiting} submission(s) not yet delivered stay in this device's outbox and are "
             "not in the archive: send them first, or share them again after restoring"
         )
+    if colleagues:
+        report.warnings.append(
+            f"{colleagues} request(s) to review a colleague's submission, not answered, are "
+            "not in the archive: what a colleague submitted stays with the organisation "
+            "(the reviews you wrote go, without their submissions)"
+        )
     if unknown:
         names = ", ".join(sorted(unknown))
         report.warnings.append(
@@ -428,6 +441,21 @@ def _plan_sync_records(space: Space, report: TransferReport) -> list[_Entry]:
             f"not know ({names}) are not in the archive"
         )
     return sorted(entries, key=lambda entry: entry.path)
+
+
+#: What a review request holds of a colleague's work: their submission as the server
+#: sent it (the signed event carries it too). It is theirs, shown to this person to
+#: review, and does not leave with this person's archive.
+_COLLEAGUE_CONTENT = ("assets", "event")
+
+
+def _own_part_of_review(record: SyncRecord) -> SyncRecord | None:
+    """What of a review request is this person's to take: the review they wrote, with
+    what it was about (ids) and the server's answer; None when they never answered."""
+    if not record.data.get("reviewed_at"):
+        return None
+    data = {k: v for k, v in record.data.items() if k not in _COLLEAGUE_CONTENT}
+    return replace(record, data=data)
 
 
 def _asset_bytes(
@@ -871,8 +899,11 @@ _SYNC_DATA_RULES: dict[str, dict[str, tuple[Callable[[object], bool], bool]]] = 
         "rating": (_number_or_none, False), "created_at": (_text, False),
     },
     kinds.REVIEW_REQUEST: {
+        # Only the reviewer's own part travels (see _own_part_of_review).
         "submission_id": (_text, True), "assignment_id": (_text, True),
-        "event": (_signed_document, True), "assets": (lambda v: isinstance(v, list), False),
+        "reviewed_at": (_text, True), "review_text": (_text, False),
+        "review_rating": (_number_or_none, False), "event": (_signed_or_none, False),
+        "assets": (lambda v: isinstance(v, list), False),
     },
     kinds.SHARE_COMMENT: {
         "share_id": (_text, True), "comment_id": (_text, True),

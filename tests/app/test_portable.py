@@ -12,7 +12,7 @@ import sys
 import tarfile
 import textwrap
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -610,8 +610,8 @@ def workspace(space: Space) -> Workspace:
         }, [plan.id]),
         SyncRecord(kinds.derived_id(kinds.REVIEW_REQUEST, "a1"), kinds.REVIEW_REQUEST, {
             **base, "submission_id": str(uuid4()), "assignment_id": "a1",
-            "assets": [{"title": "A colleague's plan"}],
-            "event": _event(server, "review_request", assignment_id="a1"),
+            "reviewed_at": "2026-11-21T12:00:00.000000+00:00",
+            "review_text": "Clear goals.", "review_rating": 4,
         }),
         SyncRecord(kinds.derived_id(kinds.SHARE, share_id), kinds.SHARE, {
             "share_id": share_id, "account_id": account_id, "title": "My plan",
@@ -636,7 +636,15 @@ def workspace(space: Space) -> Workspace:
             "content": base64.b64encode(HANDBOOK).decode("ascii"),
         }),
     ]  # fmt: skip
+    # A colleague's submission, sent to this person for review: as the space keeps it,
+    # and once answered (only the review travels), and not answered (nothing travels).
+    colleagues = {"assets": [{"title": "A colleague's plan"}],
+                  "event": _event(server, "review_request", assignment_id="a1")}  # fmt: skip
+    persons[2] = replace(persons[2], data={**persons[2].data, **colleagues})
     devices = [
+        SyncRecord(kinds.derived_id(kinds.REVIEW_REQUEST, "a2"), kinds.REVIEW_REQUEST, {
+            **base, "submission_id": str(uuid4()), "assignment_id": "a2", **colleagues,
+        }),
         SyncRecord(account_id, kinds.ACCOUNT, {"server_url": "https://learning.example",
                                                "device_token": "device-token-never-exported"}),
         SyncRecord(submission_id, kinds.OUTBOX, {"state": "delivered", "titles": ["Learn Rust"]},
@@ -647,6 +655,11 @@ def workspace(space: Space) -> Workspace:
     # Written again, as a sync round would: versions and update times differ per record.
     again = space.put_sync_record(stored[0])
     kept = {record.kind: record for record in [again, *stored[1 : len(persons)]]}
+    # As the archive carries it: the review, without the colleague's submission.
+    request = kept[kinds.REVIEW_REQUEST]
+    kept[kinds.REVIEW_REQUEST] = replace(
+        request, data={k: v for k, v in request.data.items() if k not in colleagues}
+    )
     return Workspace(space, plan.id, kept, stored[len(persons) :])
 
 
@@ -668,8 +681,12 @@ def test_every_kind_of_workspace_record_travels_exactly_and_the_devices_stay(
         "credentials): after restoring the archive, connect again with a new invite",
         "1 submission(s) not yet delivered stay in this device's outbox and are not in the "
         "archive: send them first, or share them again after restoring",
+        "1 request(s) to review a colleague's submission, not answered, are not in the "
+        "archive: what a colleague submitted stays with the organisation (the reviews you "
+        "wrote go, without their submissions)",
     ]
     files = members(archive)
+    assert b"A colleague's plan" not in b"".join(files.values())
     records = {name: json.loads(data) for name, data in files.items()
                if name.split("/")[0] in ("disclosures", "feedback", "resources")}  # fmt: skip
     assert set(records) == {record_path(r) for r in workspace.persons.values()}
@@ -701,7 +718,9 @@ def test_the_same_archive_merged_twice_changes_no_record(
     archive = export(workspace.space, tmp_path / "me.cairn-archive")
     before = workspace.space.sync_records()
     first = import_portable(archive, workspace.space, ARCHIVE_PASSPHRASE)
-    assert (first.details["sync_records_unchanged"], first.details["sync_records_new"]) == (7, 0)
+    # The space's review request has the colleague's submission, the archive's not: kept.
+    assert (first.details["sync_records_unchanged"], first.details["sync_records_new"]) == (6, 0)
+    assert first.details["sync_records_kept"] == 1
     assert workspace.space.sync_records() == before
     import_portable(archive, other, ARCHIVE_PASSPHRASE)
     again = import_portable(archive, other, ARCHIVE_PASSPHRASE)

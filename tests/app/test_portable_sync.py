@@ -26,6 +26,7 @@ from app.syncing.accounts import Account, accounts, connect
 from app.syncing.disclosure import preview, queue_submission
 from app.syncing.outbox import push
 from app.syncing.pulling import pull
+from app.syncing.reviews import send_peer_review
 from app.syncing.sharing import publish_share
 from app.syncing.status import asset_status
 from app.transfer import ExportJob
@@ -51,6 +52,19 @@ SCHEMAS = REPO / "docs" / "schemas"
 PERSONS = {kinds.RECEIPT, kinds.FEEDBACK, kinds.REVIEW_REQUEST, kinds.SHARE,
            kinds.SHARE_COMMENT, kinds.RESOURCE}  # fmt: skip
 DEVICES = {kinds.ACCOUNT, kinds.OUTBOX}
+#: The title of what a colleague submitted for this person to review: it is theirs,
+#: and never goes into this person's archive.
+COLLEAGUES_TITLE = "Colleague's own plan, for review only"
+
+
+def in_archive(record: SyncRecord) -> SyncRecord:
+    """A record as the archive carries it: all of it, but of a review request only the
+    reviewer's part (without the colleague's submission)."""
+    if record.kind != kinds.REVIEW_REQUEST:
+        return record
+    data = {k: v for k, v in record.data.items() if k not in ("assets", "event")}
+    return SyncRecord(record.id, record.kind, data, record.asset_ids, record.version,
+                      record.updated)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +114,8 @@ def live_in_a_workspace(space: Space, server: LiveServer, tmp_path: Path) -> Lif
     journal = (REPO / "templates" / "journal.toml").read_text("utf-8")
     journal = journal.replace('id = "journal"', 'id = "team-journal"', 1)
     colleague = join(server, org)
-    answer = colleague.submit(colleague.sign(colleague.payload(org.point_id, [snapshot()])))
+    theirs = snapshot(title=COLLEAGUES_TITLE)
+    answer = colleague.submit(colleague.sign(colleague.payload(org.point_id, [theirs])))
     assert answer.status_code in (200, 201), answer.text
     with server.session() as session:
         workspace = directory.find_workspace(session, org.workspace_id)
@@ -123,6 +138,8 @@ def live_in_a_workspace(space: Space, server: LiveServer, tmp_path: Path) -> Lif
     pulled = pull(space, account)
     assert not pulled.warnings
     [template] = pulled.templates
+    [request] = space.sync_records(kinds.REVIEW_REQUEST)
+    send_peer_review(space, request.id, "Clear goals; the deadline could be sooner.", 4)
 
     other = space.add_asset("builtin/journal", "Not sent yet", {})
     waiting = queue_submission(space, preview(space, [other.id], account, point))
@@ -151,7 +168,9 @@ def test_a_restored_space_has_every_record_of_the_person_and_none_of_the_device(
     space: Space, server: LiveServer, tmp_path: Path, kdf_policy: KdfPolicy
 ) -> None:
     life = live_in_a_workspace(space, server, tmp_path)
-    kept = [r for r in space.sync_records() if r.kind in PERSONS]
+    kept = [in_archive(r) for r in space.sync_records() if r.kind in PERSONS]
+    [request] = space.sync_records(kinds.REVIEW_REQUEST)
+    assert COLLEAGUES_TITLE in json.dumps(request.data)  # in the space, for reviewing
     token = life.account.device_token
 
     archive, warnings = export(space, tmp_path / "me.cairn-archive")
@@ -168,6 +187,7 @@ def test_a_restored_space_has_every_record_of_the_person_and_none_of_the_device(
     assert folders["resources"] == 1
     everything = b"".join(files.values())
     assert token.encode() not in everything
+    assert COLLEAGUES_TITLE.encode() not in everything  # but never in the archive
     assert life.waiting.encode() not in everything  # the outbox entry's id
     schema = json.loads((SCHEMAS / "sync-record.schema.json").read_text())
     jsonschema.Draft202012Validator.check_schema(schema)
@@ -248,7 +268,10 @@ def test_merging_the_archive_back_changes_nothing_and_a_newer_record_wins(
     report = import_portable(archive, space, ARCHIVE_PASSPHRASE)
 
     persons = [r for r in before.values() if r.kind in PERSONS]
-    assert report.details["sync_records_unchanged"] == len(persons)
+    # The review request here has the colleague's submission, the archive's only the
+    # review: the space's copy is kept.
+    assert report.details["sync_records_unchanged"] == len(persons) - 1
+    assert report.details["sync_records_kept"] == 1
     assert report.details["sync_records_new"] == report.details["sync_records_updated"] == 0
     assert by_id(space.sync_records()) == before
 
@@ -272,7 +295,7 @@ def test_merging_the_archive_back_changes_nothing_and_a_newer_record_wins(
     space.put_sync_record(SyncRecord(share.id, share.kind, {**now.data, "comments_enabled": False},
                                      share.asset_ids))  # fmt: skip
     again = import_portable(newer, space, ARCHIVE_PASSPHRASE)
-    assert again.details["sync_records_kept"] == 1
+    assert again.details["sync_records_kept"] == 2  # the share, and the review request again
     latest = space.sync_record(share.id)
     assert latest is not None
     assert (latest.data["revoked"], latest.data["comments_enabled"]) == (True, False)
