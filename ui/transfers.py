@@ -53,11 +53,13 @@ def summary(report: object) -> str:
     items = _tr("1 item") if report.assets == 1 else _tr("{n} items").format(n=report.assets)
     files = _tr("1 file") if report.files == 1 else _tr("{n} files").format(n=report.files)
     text = _tr("Done: {items} and {files}.").format(items=items, files=files)
-    notes = [*report.skipped, *report.damaged, *report.warnings]
-    if notes:
-        shown = "\n".join(f"• {note}" for note in notes[:8])
-        more = len(notes) - 8
-        text += "\n" + _tr("Not everything came through:") + "\n" + shown
-        if more > 0:
-            text += "\n" + _tr("…and {n} more.").format(n=more)
+    # What was lost, then what is good to know (what stays on this device, say).
+    for heading, notes in (
+        (_tr("Not everything came through:"), [*report.skipped, *report.damaged]),
+        (_tr("Please note:"), report.warnings),
+    ):
+        if notes:
+            text += "\n" + heading + "\n" + "\n".join(f"• {note}" for note in notes[:8])
+            if len(notes) > 8:
+                text += "\n" + _tr("…and {n} more.").format(n=len(notes) - 8)
     return text

@@ -6,8 +6,10 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 
+from app.transfer import TransferReport
 from ui.main_window import MainWindow
 from ui.transfer_dialog import ExportDialog, ImportDialog
+from ui.transfers import summary
 
 
 def test_export_a_tag_as_html_then_a_portable_archive_imported_back(  # type: ignore[no-untyped-def]
@@ -91,3 +93,18 @@ def test_export_a_tag_as_html_then_a_portable_archive_imported_back(  # type: ig
     assert dialog.status.text().startswith("Done"), dialog.status.text()
     assert space.get_asset(kept.id).fields == {"entry": "edited after the export"}
     assert len(space.list_assets()[0]) == 2
+
+
+def test_the_summary_puts_what_was_lost_apart_from_what_is_good_to_know() -> None:
+    report = TransferReport(
+        format="portable", assets=3, files=1,
+        skipped=["asset 1234: damaged"],
+        warnings=["the connection to 1 workspace(s) stays on this device"],
+    )  # fmt: skip
+    text = summary(report)
+    lost, note = text.index("Not everything came through:"), text.index("Please note:")
+    assert lost < text.index("asset 1234: damaged") < note
+    assert note < text.index("the connection to 1 workspace(s)")
+    only_notes = summary(TransferReport(format="portable", warnings=["a note"]))
+    assert "Not everything came through" not in only_notes
+    assert "Please note:\n• a note" in only_notes
