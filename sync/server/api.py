@@ -81,13 +81,13 @@ def client_address(request: Request) -> str:
 @router.get("/server", response_model=ServerInfo, tags=["server"])
 def server_info(session: SessionDep, settings: SettingsDep) -> ServerInfo:
     """Who this server is and the key it signs with (no authentication)."""
-    key = keys.active_key(session)
+    key, endorsements = keys.active_key_and_endorsements(session)
     session.commit()
     return ServerInfo(
         name=settings.name,
         server_key=key.public_key,
         server_key_id=key.id,
-        endorsements=keys.endorsements(session),
+        endorsements=endorsements,
         max_piece_bytes=settings.max_chunk_bytes,
         max_attachment_bytes=settings.max_attachment_bytes,
     )
