@@ -3,11 +3,12 @@ sync/protocol.py). Routers stay thin: the work is in the service modules."""
 
 from __future__ import annotations
 
+import os
+import pathlib
 import uuid
-from collections.abc import Iterator
 from typing import Annotated, Any
 
-import anyio.from_thread
+import anyio
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import FileResponse
 from starlette.requests import ClientDisconnect
@@ -43,8 +44,16 @@ from sync.server import (
     shares,
     submissions,
 )
-from sync.server.deps import DeviceContext, DeviceDep, SessionDep, SettingsDep, writes
-from sync.server.errors import ApiError, Forbidden, Gone, NotFound
+from sync.server.deps import (
+    BriefDeviceDep,
+    DeviceContext,
+    DeviceDep,
+    SessionDep,
+    SettingsDep,
+    session_for,
+    writes,
+)
+from sync.server.errors import ApiError, Forbidden, Gone, NotFound, Unprocessable
 
 router = APIRouter(prefix=API_PREFIX, responses={"4XX": {"model": ErrorResponse}})
 
@@ -243,46 +252,79 @@ def upload_status(
     "/blobs/{sha256}", response_model=UploadStatus, tags=["attachments"],
     openapi_extra=_OCTET_STREAM_BODY,
 )  # fmt: skip
-def upload_piece(
+async def upload_piece(
     sha256: Sha256,
     offset: Annotated[int, Query(ge=0, description="where this piece starts (`received`)")],
     size: Annotated[int, Query(ge=0, description="the attachment's size in bytes")],
     request: Request,
-    ctx: DeviceDep,
-    session: SessionDep,
+    ctx: BriefDeviceDep,
     settings: SettingsDep,
 ) -> UploadStatus:
     """Append a piece (application/octet-stream, at most the server's piece size) at
     ``offset``. 409 ``offset_mismatch`` says where to resume; the last piece is checked
     against the SHA-256 (422 ``hash_mismatch``: start again from 0)."""
+    # No database session while the body arrives, which takes as long as the client
+    # likes: a session is taken to check the piece may come, and again to keep it.
     require_any(ctx, "submit", "share")
     media_type = request.headers.get("content-type", "application/octet-stream")
     if media_type.split(";")[0].strip().lower() != "application/octet-stream":
         raise ApiError("send attachment pieces as application/octet-stream",
                        code="unsupported_media_type", status=415)  # fmt: skip
-    return blobs.receive_piece(session, settings, ctx, sha256, offset, size, _body_chunks(request))
+    engine = request.app.state.engine
+    async with session_for(request, engine) as session:
+        started = await anyio.to_thread.run_sync(
+            blobs.start_piece, session, settings, ctx, sha256, offset, size
+        )
+    if isinstance(started, UploadStatus):
+        return started
+    piece = blobs.new_piece(settings)
+    try:
+        length = await _receive_piece(request, piece, limit=size - offset)
+        async with session_for(request, engine) as session:
+            return await anyio.to_thread.run_sync(lambda: blobs.finish_piece(
+                session, settings, ctx, sha256, offset, size, started, piece, length))  # fmt: skip
+    finally:
+        piece.unlink(missing_ok=True)
 
 
-def _body_chunks(request: Request) -> Iterator[bytes]:
-    """The request body, block by block, read from this worker thread (the route is
-    synchronous so that file and database work never blocks the event loop)."""
-    stream = request.stream()
+#: Bytes of a piece gathered before they are written out (in a worker thread).
+_WRITE_BLOCK = 1024 * 1024
 
-    async def next_chunk() -> bytes | None:
+
+async def _receive_piece(request: Request, piece: pathlib.Path, *, limit: int) -> int:
+    """Stream the request body into the new file ``piece``; refuse (422 ``beyond_size``)
+    past ``limit`` bytes, and a body cut short (400 ``upload_interrupted``)."""
+    descriptor = os.open(piece, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    written = 0
+    pending: list[bytes] = []
+    pending_bytes = 0
+    try:
         try:
-            return await stream.__anext__()
-        except StopAsyncIteration:
-            return None
-
-    while True:
-        try:
-            chunk = anyio.from_thread.run(next_chunk)
+            async for chunk in request.stream():
+                written += len(chunk)
+                if written > limit:
+                    raise Unprocessable(
+                        f"this piece goes past the end of the attachment ({limit} bytes were left)",
+                        code="beyond_size",
+                    )
+                pending.append(chunk)
+                pending_bytes += len(chunk)
+                if pending_bytes >= _WRITE_BLOCK:
+                    await anyio.to_thread.run_sync(_write_all, descriptor, b"".join(pending))
+                    pending, pending_bytes = [], 0
         except ClientDisconnect as exc:
             raise blobs.UploadInterrupted("the connection ended in the middle of a piece") from exc
-        if chunk is None:
-            return
-        if chunk:
-            yield chunk
+        if pending:
+            await anyio.to_thread.run_sync(_write_all, descriptor, b"".join(pending))
+    finally:
+        os.close(descriptor)
+    return written
+
+
+def _write_all(descriptor: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(descriptor, view) :]
 
 
 # --------------------------------------------------------------------- shares

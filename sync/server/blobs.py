@@ -176,17 +176,18 @@ def status(
 # ------------------------------------------------------------------- pieces
 
 
-def receive_piece(
+def start_piece(
     session: Session,
     settings: ServerSettings,
     ctx: DeviceContext,
     sha256: str,
     offset: int,
     size: int,
-    chunks: Iterable[bytes],
-) -> UploadStatus:
-    """Append the bytes of ``chunks`` at ``offset`` of this member's upload of ``sha256``
-    (``size`` bytes in all); when it is complete, verify it and keep it. Commits.
+) -> UploadStatus | str:
+    """Before a piece of this member's upload of ``sha256`` is read from the network:
+    the upload's id if the piece may come at ``offset``, or its status if it is complete
+    already (a retry of a last piece that was answered, or an empty file). Commits, so
+    that no lock is held while the body arrives.
 
     Raises OffsetMismatch (409) unless ``offset`` is exactly what was received, with
     the count received in the details so the client can resume from there.
@@ -196,44 +197,55 @@ def receive_piece(
         raise Unprocessable("the offset cannot be negative", code="invalid_offset")
     upload = _upload_for(session, settings, ctx, sha256, size)
     _expect_offset(upload, offset)
-    if upload.received == upload.size:
-        # Complete already (a retry of the last piece that was answered, or an empty file).
-        session.commit()
-        return _status(upload)
-    upload_id = upload.id
-    # Let go of every lock before reading the body from the network.
     session.commit()
-
-    piece = _partial_dir(settings) / f"{upload_id}.{secrets.token_hex(8)}.piece"
-    try:
-        length = _write_piece(piece, chunks, limit=size - offset)
-        current = _locked_upload(session, ctx.membership.id, sha256)
-        if current is None or current.id != upload_id or current.size != size:
-            raise Conflict("this upload was started again with another size meanwhile",
-                           code="upload_restarted")  # fmt: skip
-        upload = current
-        _expect_offset(upload, offset)
-        if not _partial_intact(settings, upload):
-            _discard_partial(settings, upload)
-            upload.received = 0
-            session.add(upload)
-            session.commit()
-            raise OffsetMismatch(
-                "the bytes received so far were lost; send this attachment again from 0",
-                details=[{"received": 0, "size": upload.size}],
-            )
-        if length:
-            _append(settings, upload, piece)
-            upload.received += length
-            upload.updated_at = utc_now()
-            session.add(upload)
-        if upload.received == upload.size and length:
-            _finish(session, settings, upload)
-        session.commit()
+    if upload.received == upload.size:
         return _status(upload)
-    finally:
-        with suppress(FileNotFoundError):
-            piece.unlink()
+    return upload.id
+
+
+def new_piece(settings: ServerSettings) -> Path:
+    """Where a piece's bytes go while they arrive (removed by the caller afterwards)."""
+    return _partial_dir(settings) / f"piece.{secrets.token_hex(8)}.piece"
+
+
+def finish_piece(
+    session: Session,
+    settings: ServerSettings,
+    ctx: DeviceContext,
+    sha256: str,
+    offset: int,
+    size: int,
+    upload_id: str,
+    piece: Path,
+    length: int,
+) -> UploadStatus:
+    """Append a piece that arrived whole in the file ``piece`` (``length`` bytes) to the
+    upload `start_piece` named; when the upload is complete, verify it and keep it.
+    Commits."""
+    current = _locked_upload(session, ctx.membership.id, sha256)
+    if current is None or current.id != upload_id or current.size != size:
+        raise Conflict("this upload was started again with another size meanwhile",
+                       code="upload_restarted")  # fmt: skip
+    upload = current
+    _expect_offset(upload, offset)
+    if not _partial_intact(settings, upload):
+        _discard_partial(settings, upload)
+        upload.received = 0
+        session.add(upload)
+        session.commit()
+        raise OffsetMismatch(
+            "the bytes received so far were lost; send this attachment again from 0",
+            details=[{"received": 0, "size": upload.size}],
+        )
+    if length:
+        _append(settings, upload, piece)
+        upload.received += length
+        upload.updated_at = utc_now()
+        session.add(upload)
+    if upload.received == upload.size and length:
+        _finish(session, settings, upload)
+    session.commit()
+    return _status(upload)
 
 
 def _expect_offset(upload: Upload, offset: int) -> None:
@@ -242,22 +254,6 @@ def _expect_offset(upload: Upload, offset: int) -> None:
             f"this upload has {upload.received} bytes; send the next piece from there",
             details=[{"received": upload.received, "size": upload.size}],
         )
-
-
-def _write_piece(piece: Path, chunks: Iterable[bytes], *, limit: int) -> int:
-    """Stream ``chunks`` into a new file; refuse (and keep nothing) past ``limit`` bytes."""
-    written = 0
-    descriptor = os.open(piece, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "wb") as out:
-        for chunk in chunks:
-            written += len(chunk)
-            if written > limit:
-                raise Unprocessable(
-                    f"this piece goes past the end of the attachment ({limit} bytes were left)",
-                    code="beyond_size",
-                )
-            out.write(chunk)
-    return written
 
 
 def _partial_intact(settings: ServerSettings, upload: Upload) -> bool:

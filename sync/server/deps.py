@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any, TypeVar
@@ -35,13 +36,15 @@ async def get_engine(request: Request) -> Engine:
     return engine
 
 
-#: Requests holding a database session at once; the others wait for one without taking
-#: a worker thread. It must stay well below the worker threads (anyio's 40): on SQLite
-#: every transaction holds the write lock from its first statement (BEGIN IMMEDIATE),
-#: and a request holding it still needs a worker to finish (its answer is serialised in
-#: one). When every worker was waiting for that lock, nothing moved for the 30 s busy
-#: timeout and then requests failed with "database is locked".
-MAX_SESSIONS = 20
+#: Requests holding a database session at once, in each worker process; the others wait
+#: for one without taking a worker thread. A session is held only while a route runs
+#: (never while a client sends a body or reads an answer), and the work it does takes
+#: turns on Python's GIL anyway: with 50 devices that never pause, 4 answered 15% more
+#: requests than 20, each costing less CPU (tests/benchmarks/bench_server.py). It must
+#: stay well below the worker threads (anyio's 40): on SQLite a request holding the
+#: write lock still needs a worker to finish, and when every worker was waiting for that
+#: lock, nothing moved for the 30 s busy timeout.
+MAX_SESSIONS = 4
 
 
 #: Methods whose routes only read, unless marked with `writes`: their sessions are
@@ -59,16 +62,15 @@ def writes(endpoint: Endpoint) -> Endpoint:
     return endpoint
 
 
-async def get_session(
-    request: Request, engine: Annotated[Engine, Depends(get_engine)]
+@asynccontextmanager
+async def session_for(
+    request: Request, engine: Engine, *, reading: bool = False
 ) -> AsyncIterator[Session]:
-    """One session per request, read-only for GET and HEAD. Routes commit what they
-    change; the rest rolls back."""
+    """A database session, once one of the process's `MAX_SESSIONS` slots is free (the
+    wait takes no thread); read-only if ``reading``. What is not committed rolls back."""
     state = request.app.state
     if getattr(state, "session_slots", None) is None:
         state.session_slots = anyio.Semaphore(MAX_SESSIONS)
-    endpoint = request.scope.get("endpoint")
-    reading = request.method in READING_METHODS and not getattr(endpoint, "cairn_writes", False)
     if reading:
         engine = read_only(engine)
     async with state.session_slots:
@@ -83,6 +85,17 @@ async def get_session(
                 await anyio.to_thread.run_sync(session.close, limiter=anyio.CapacityLimiter(1))
             else:
                 session.close()
+
+
+async def get_session(
+    request: Request, engine: Annotated[Engine, Depends(get_engine)]
+) -> AsyncIterator[Session]:
+    """One session per request, read-only for GET and HEAD, held until the answer is
+    sent. Routes commit what they change; the rest rolls back."""
+    endpoint = request.scope.get("endpoint")
+    reading = request.method in READING_METHODS and not getattr(endpoint, "cairn_writes", False)
+    async with session_for(request, engine, reading=reading) as session:
+        yield session
 
 
 _DEVICE, _MEMBERSHIP, _USER, _WORKSPACE = (
@@ -100,7 +113,9 @@ _DEVICE_QUERY = (
 
 
 SettingsDep = Annotated[ServerSettings, Depends(get_settings)]
-SessionDep = Annotated[Session, Depends(get_session)]
+#: Given back as soon as the route returns, before the answer is sent: a slow client
+#: downloading a file holds no session.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 #: Scopes a device token carries; every API route that acts for a device names one.
 DEVICE_SCOPES = ("pull", "submit", "share", "review")
@@ -128,6 +143,21 @@ def current_device(
 ) -> DeviceContext:
     """The calling device; 401 with a precise code for a missing, unknown, expired or
     revoked token."""
+    return authenticate(request, session, engine)
+
+
+async def current_device_briefly(
+    request: Request, engine: Annotated[Engine, Depends(get_engine)]
+) -> DeviceContext:
+    """The calling device, checked in a session of its own that is given back at once:
+    for routes that wait for the client (an attachment piece streams its body), so that
+    slow clients never hold the sessions every other request needs."""
+    async with session_for(request, engine, reading=True) as session:
+        return await anyio.to_thread.run_sync(authenticate, request, session, engine)
+
+
+def authenticate(request: Request, session: Session, engine: Engine) -> DeviceContext:
+    """The device behind the request's bearer token (see `current_device`)."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -175,3 +205,5 @@ def current_device(
 
 
 DeviceDep = Annotated[DeviceContext, Depends(current_device)]
+#: The calling device, for routes that hold no session while they wait (see above).
+BriefDeviceDep = Annotated[DeviceContext, Depends(current_device_briefly)]

@@ -4,7 +4,9 @@ a writer."""
 
 from __future__ import annotations
 
+import hashlib
 import os
+import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -15,8 +17,10 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, func, select
 
+from sync.server import directory, resources
 from sync.server.config import ServerSettings
 from sync.server.db import make_engine, migrate, read_only
+from sync.server.deps import MAX_SESSIONS
 from sync.server.models import Device, Submission, Workspace
 from tests.live_server import PostgresCluster, running_server
 from tests.server.client import join, make_org
@@ -186,3 +190,75 @@ def test_a_get_never_waits_for_a_writer(tmp_path: Path) -> None:
                 writing.rollback()
         finally:
             engine.dispose()
+
+
+def test_slow_uploads_do_not_hold_the_sessions_every_other_request_needs(tmp_path: Path) -> None:
+    """More clients than the server has database sessions each start a piece and stall
+    in the middle of its body; everyone else is still answered."""
+    with running_server(tmp_path, "sqlite") as server:
+        org = make_org(server, mode="open")
+        member = join(server, org)
+        content = os.urandom(64 * 1024)
+        sha = hashlib.sha256(content).hexdigest()
+        assert member.get(f"/blobs/{sha}", params={"size": len(content)}).status_code == 200
+        stalled = []
+        try:
+            for _ in range(MAX_SESSIONS + 2):
+                connection = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+                connection.sendall(
+                    f"PUT /api/v1/blobs/{sha}?offset=0&size={len(content)} HTTP/1.1\r\n"
+                    f"Host: 127.0.0.1\r\nAuthorization: Bearer {member.token}\r\n"
+                    "Content-Type: application/octet-stream\r\n"
+                    f"Content-Length: {len(content)}\r\n\r\n".encode()
+                    + content[:1000]
+                )
+                stalled.append(connection)
+            time.sleep(0.5)  # every one of them is waiting for the rest of its body
+            for path in ("/me", "/pull", "/server"):
+                answer = member.http.get(server.api(path), timeout=5)
+                assert answer.status_code == 200, (path, answer.text)
+            # A whole piece still goes in meanwhile, and an interrupted one keeps nothing.
+            whole = member.put(f"/blobs/{sha}", params={"offset": 0, "size": len(content)},
+                               data=content,
+                               headers={"Content-Type": "application/octet-stream"})  # fmt: skip
+            assert whole.status_code == 200, whole.text
+            assert whole.json()["received"] == len(content)
+        finally:
+            for connection in stalled:
+                connection.close()
+        time.sleep(0.5)
+        assert list((server.data_dir / "files" / "partial").glob("*.piece")) == []
+        assert "Traceback" not in server.log_text()
+
+
+def test_slow_downloads_do_not_hold_the_sessions_either(tmp_path: Path) -> None:
+    """Clients that ask for a large file and then read nothing hold no session."""
+    with running_server(tmp_path, "sqlite") as server:
+        org = make_org(server, mode="open")
+        member = join(server, org)
+        with server.session() as session:
+            workspace = directory.find_workspace(session, org.workspace_id)
+            version = resources.publish(
+                session, ServerSettings(data_dir=server.data_dir), workspace,
+                name="Handbook", kind="document", content=os.urandom(16 * 1024 * 1024),
+                media_type="application/pdf",
+            )  # fmt: skip
+            session.commit()
+            path = f"/api/v1/resources/{version.resource_id}/versions/{version.version}"
+        stalled = []
+        try:
+            for _ in range(MAX_SESSIONS + 2):
+                connection = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+                connection.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                connection.sendall(
+                    f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    f"Authorization: Bearer {member.token}\r\n\r\n".encode()
+                )
+                stalled.append(connection)
+            time.sleep(1)  # each answer is under way, waiting for its client to read
+            for path_ in ("/me", "/pull", "/resources"):
+                answer = member.http.get(server.api(path_), timeout=5)
+                assert answer.status_code == 200, (path_, answer.text)
+        finally:
+            for connection in stalled:
+                connection.close()
