@@ -969,6 +969,11 @@ class WorkspaceClient:
                 f"a {what} from the server does not carry the server's valid signature"
             ) from exc
 
+    def trusted_key(self, wanted_id: str) -> bytes | None:
+        """The server key with this id, if this client trusts it (the pinned key, one it
+        endorsed, or one before it): the key a verified document was signed with."""
+        return self._trusted_key(wanted_id)
+
     def _trusted_key(self, wanted_id: str) -> bytes | None:
         keys = self._require_keys()
         if (key := keys.find(wanted_id)) is not None:

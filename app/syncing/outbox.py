@@ -541,14 +541,16 @@ def _submit(
     try:
         signed = SignedDocument.model_validate(record.data["document"])
         answer, receipt = client.submit(signed)
+        server_key = client.trusted_key(answer.receipt.key_id)
     except SyncError as exc:
         return exc
-    return _delivered(record, signed, answer, receipt)
+    return _delivered(record, signed, answer, receipt, server_key)
 
 
 def _delivered(
-    record: SyncRecord, signed: SignedDocument, answer: SubmissionResponse, receipt: ReceiptBody
-) -> tuple[SyncRecord, SyncRecord]:
+    record: SyncRecord, signed: SignedDocument, answer: SubmissionResponse,
+    receipt: ReceiptBody, server_key: bytes | None = None,
+) -> tuple[SyncRecord, SyncRecord]:  # fmt: skip
     data = record.data
     receipt_id = kinds.derived_id(kinds.RECEIPT, data["submission_id"])
     receipt_record = SyncRecord(
@@ -568,6 +570,9 @@ def _delivered(
             "member_id": str(receipt.member_id),
             "payload_sha256": receipt.payload_sha256,
             "receipt": answer.receipt.model_dump(),
+            # The key that signed it, so that the receipt can be checked anywhere, also
+            # from a portable archive long after the account is gone.
+            "server_key": server_key.hex() if server_key else None,
             # What was sent, exactly as signed: with the receipt, proof of what arrived.
             "submission": signed.model_dump(),
         },

@@ -196,6 +196,10 @@ class _Page:
         self.deleted.add(record_id)
 
 
+def _key_hex(key: bytes | None) -> str | None:
+    return key.hex() if key else None
+
+
 def _record_for(
     space: Space, account: Account, client: WorkspaceClient, item: PulledEvent,
     page: _Page, root: Path, report: PullReport,
@@ -205,7 +209,8 @@ def _record_for(
     base = {"account_id": account.id, "workspace_id": account.workspace_id,
             "workspace_name": account.workspace_name, "seq": item.seq,
             "event_id": str(event.event_id), "received": kinds.iso(event.created_at),
-            "event": item.signed.model_dump()}  # fmt: skip
+            "event": item.signed.model_dump(),
+            "server_key": _key_hex(client.trusted_key(item.signed.key_id))}  # fmt: skip
     if event.kind == "feedback" and item.feedback is not None:
         feedback = item.feedback
         asset_ids = list(feedback.asset_ids)

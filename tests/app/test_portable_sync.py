@@ -214,6 +214,10 @@ def test_a_restored_space_has_every_record_of_the_person_and_none_of_the_device(
         [receipt] = restored.sync_records(kinds.RECEIPT)
         signed = SignedDocument.model_validate(receipt.data["receipt"])
         server_key = bytes.fromhex(life.account.server_key)
+        # The key travels with the receipt, so it can be checked without the account.
+        assert receipt.data["server_key"] == life.account.server_key
+        assert {r.data["server_key"] for r in restored.sync_records(kinds.FEEDBACK)} == {
+            life.account.server_key}  # fmt: skip
         assert signed.key_id == key_id(server_key)
         verify_bytes(server_key, RECEIPT_FORMAT, signed.body_bytes(), signed.signature_bytes())
         sent = SignedDocument.model_validate(receipt.data["submission"])
