@@ -23,8 +23,10 @@ import secrets
 import shutil
 from collections.abc import Iterable
 from contextlib import suppress
+from datetime import datetime
 from pathlib import Path
 
+from sqlalchemy import select as select_columns
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -32,9 +34,12 @@ from sqlmodel import Session, col, select
 
 from sync.protocol import AttachmentRef, UploadStatus, is_sha256_hex
 from sync.server.config import ServerSettings
+from sync.server.db import READ_ONLY, table_of
 from sync.server.deps import DeviceContext
 from sync.server.errors import ApiError, Conflict, TooLarge, Unprocessable
 from sync.server.models import Blob, Upload, utc_now
+
+_UPLOADS = table_of(Upload)
 
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 _COPY_BLOCK = 1024 * 1024
@@ -222,15 +227,18 @@ def finish_piece(
     """Append a piece that arrived whole in the file ``piece`` (``length`` bytes) to the
     upload `start_piece` named; when the upload is complete, verify it and keep it.
     Commits."""
+    ahead = _hash_ahead(session, settings, upload_id, offset, size, piece, length)
     current = _locked_upload(session, ctx.membership.id, sha256)
     if current is None or current.id != upload_id or current.size != size:
         raise Conflict("this upload was started again with another size meanwhile",
                        code="upload_restarted")  # fmt: skip
     upload = current
+    seen = upload.updated_at
     _expect_offset(upload, offset)
     if not _partial_intact(settings, upload):
         _discard_partial(settings, upload)
         upload.received = 0
+        upload.updated_at = utc_now()
         session.add(upload)
         session.commit()
         raise OffsetMismatch(
@@ -243,9 +251,54 @@ def finish_piece(
         upload.updated_at = utc_now()
         session.add(upload)
     if upload.received == upload.size and length:
-        _finish(session, settings, upload)
+        # The hash taken ahead holds if nothing changed the upload since (every change
+        # to its partial file also changes updated_at).
+        _finish(session, settings, upload, ahead[1] if ahead and ahead[0] == seen else None)
     session.commit()
     return _status(upload)
+
+
+def _hash_ahead(
+    session: Session, settings: ServerSettings, upload_id: str, offset: int, size: int,
+    piece: Path, length: int,
+) -> tuple[datetime, str] | None:  # fmt: skip
+    """For the last piece of an upload: the SHA-256 of the whole attachment (what was
+    received, then the piece), and the upload's ``updated_at`` when it was taken; None
+    for any other piece, or if the upload is not as expected.
+
+    Taken before the upload's lock: on SQLite, while that is held, nothing else on the
+    server can change (a 4 GiB attachment takes seconds to hash). Commits.
+    """
+    if not length or offset + length != size:
+        return None
+    row = (
+        session.connection(execution_options={READ_ONLY: True})
+        .execute(
+            select_columns(_UPLOADS.c.received, _UPLOADS.c.updated_at).where(
+                _UPLOADS.c.id == upload_id
+            )
+        )
+        .first()
+    )
+    session.commit()
+    if row is None or row.received != offset:
+        return None
+    digest = hashlib.sha256()
+    try:
+        if offset:
+            with (_partial_dir(settings) / upload_id).open("rb") as source:
+                left = offset
+                while left and (block := source.read(min(_COPY_BLOCK, left))):
+                    digest.update(block)
+                    left -= len(block)
+            if left:
+                return None  # cut short: the lock's checks will say so
+        with piece.open("rb") as source:
+            while block := source.read(_COPY_BLOCK):
+                digest.update(block)
+    except FileNotFoundError:
+        return None
+    return row.updated_at, digest.hexdigest()
 
 
 def _expect_offset(upload: Upload, offset: int) -> None:
@@ -277,15 +330,20 @@ def _append(settings: ServerSettings, upload: Upload, piece: Path) -> None:
         os.fsync(out.fileno())
 
 
-def _finish(session: Session, settings: ServerSettings, upload: Upload) -> None:
-    """Verify a complete upload and move it into the blob store; on a wrong hash the
-    upload starts again from 0 (committed) and HashMismatch is raised."""
+def _finish(
+    session: Session, settings: ServerSettings, upload: Upload, hexdigest: str | None = None
+) -> None:
+    """Verify a complete upload (its SHA-256 is ``hexdigest`` if known already) and move
+    it into the blob store; on a wrong hash the upload starts again from 0 (committed)
+    and HashMismatch is raised."""
     partial = _partial_path(settings, upload)
-    digest = hashlib.sha256()
-    with partial.open("rb") as source:
-        while block := source.read(_COPY_BLOCK):
-            digest.update(block)
-    if digest.hexdigest() != upload.sha256:
+    if hexdigest is None:
+        digest = hashlib.sha256()
+        with partial.open("rb") as source:
+            while block := source.read(_COPY_BLOCK):
+                digest.update(block)
+        hexdigest = digest.hexdigest()
+    if hexdigest != upload.sha256:
         _discard_partial(settings, upload)
         upload.received = 0
         upload.updated_at = utc_now()

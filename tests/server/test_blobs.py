@@ -6,13 +6,20 @@ import hashlib
 import os
 import socket
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
 
+import pytest
 import requests
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from sync.protocol import AttachmentRef
+from sync.server import blobs
 from sync.server.blobs import EMPTY_SHA256, blob_path
-from sync.server.models import Blob, Upload
+from sync.server.config import ServerSettings
+from sync.server.db import make_engine
+from sync.server.deps import DeviceContext
+from sync.server.models import Blob, Device, Membership, Upload, User, Workspace
 from tests.live_server import LiveServer
 from tests.server.client import Member, join, make_org, snapshot
 
@@ -213,3 +220,51 @@ def test_the_same_piece_sent_twice_at_once_is_appended_once(server: LiveServer) 
     assert _status(member, sha, len(data)).json()["received"] == half
     assert _put(member, sha, half, len(data), data[half:]).json()["complete"] is True
     assert blob_path(server.settings(), sha).read_bytes() == data
+
+
+def test_a_hash_taken_before_the_lock_is_not_trusted_if_the_upload_changed_meanwhile(
+    server: LiveServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The last piece's hash is taken before the upload's lock (on SQLite that lock holds
+    up every other change). If the upload was started again and refilled with other
+    bytes in that moment, the hash is taken again: nothing wrong is ever kept."""
+    member = join(server, make_org(server))
+    first, second = os.urandom(3000), os.urandom(3000)
+    sha = hashlib.sha256(first).hexdigest()
+    settings = ServerSettings(data_dir=server.data_dir, database_url=server.database_url)
+    engine = make_engine(settings)
+    with Session(engine, expire_on_commit=False) as session:
+        device = session.get(Device, member.device_id)
+        assert device is not None
+        membership = session.get(Membership, device.membership_id)
+        assert membership is not None
+        ctx = DeviceContext(device, membership, session.get(User, membership.user_id),
+                            session.get(Workspace, membership.workspace_id))  # type: ignore[arg-type]  # fmt: skip
+    assert _status(member, sha, len(first)).status_code == 200
+    assert _put(member, sha, 0, len(first), first[:2000]).status_code == 200
+
+    taken_ahead = blobs._hash_ahead
+
+    def meanwhile(*args: Any) -> Any:
+        found = taken_ahead(*args)
+        # Another device of the member starts the upload again (another size, then this
+        # one) and sends other bytes up to the same offset.
+        assert _status(member, sha, 1).status_code == 200
+        assert _status(member, sha, len(first)).status_code == 200
+        assert _put(member, sha, 0, len(first), second[:2000]).status_code == 200
+        return found
+
+    monkeypatch.setattr(blobs, "_hash_ahead", meanwhile)
+    piece = tmp_path / "last.piece"
+    piece.write_bytes(first[2000:])
+    with Session(engine, expire_on_commit=False) as session:
+        started = blobs.start_piece(session, settings, ctx, sha, 2000, len(first))
+        assert isinstance(started, str)
+        with pytest.raises(blobs.HashMismatch):
+            blobs.finish_piece(session, settings, ctx, sha, 2000, len(first), started, piece,
+                               1000)  # fmt: skip
+    engine.dispose()
+    assert not blob_path(settings, sha).exists()
+    with server.session() as session:
+        upload = session.exec(select(Upload).where(col(Upload.sha256) == sha)).one()
+        assert upload.received == 0  # discarded: the client sends it again from 0
