@@ -66,14 +66,17 @@ def writes(endpoint: Endpoint) -> Endpoint:
 async def session_for(
     request: Request, engine: Engine, *, reading: bool = False
 ) -> AsyncIterator[Session]:
-    """A database session, once one of the process's `MAX_SESSIONS` slots is free (the
-    wait takes no thread); read-only if ``reading``. What is not committed rolls back."""
+    """A database session, once one of the process's `MAX_SESSIONS` slots for readers,
+    or for writers, is free (the wait takes no thread); read-only if ``reading``. What
+    is not committed rolls back."""
     state = request.app.state
     if getattr(state, "session_slots", None) is None:
-        state.session_slots = anyio.Semaphore(MAX_SESSIONS)
+        # Readers and writers have slots of their own: on SQLite a writer may wait for
+        # another's turn, and readers must not queue behind it.
+        state.session_slots = (anyio.Semaphore(MAX_SESSIONS), anyio.Semaphore(MAX_SESSIONS))
     if reading:
         engine = read_only(engine)
-    async with state.session_slots:
+    async with state.session_slots[reading]:
         session = Session(engine, expire_on_commit=False)
         try:
             yield session
