@@ -969,6 +969,10 @@ class WorkspaceClient:
                 f"a {what} from the server does not carry the server's valid signature"
             ) from exc
 
+    def knows_key(self, wanted_id: str) -> bool:
+        """Whether a key with this id is one this client trusts already (no request)."""
+        return self._require_keys().find(wanted_id) is not None
+
     def trusted_key(self, wanted_id: str) -> bytes | None:
         """The server key with this id, if this client trusts it (the pinned key, one it
         endorsed, or one before it): the key a verified document was signed with."""

@@ -52,6 +52,7 @@ from app.syncing.resources import (
     MAX_DOCUMENTS_BYTES,
     file_record,
     kept_document_bytes,
+    resource_record_ids,
 )
 from store.records import SyncRecord
 from sync.client import PulledEvent, WorkspaceClient
@@ -260,6 +261,15 @@ def _resource_record(
     base: dict[str, Any], page: _Page, root: Path, report: PullReport,
 ) -> SyncRecord:  # fmt: skip
     info = ResourceInfo.model_validate(item.event.data)
+    record_id = resource_record_ids(account, str(info.id))[0]
+    # An earlier Cairn kept a resource under an id made from the account, so connecting
+    # again (after restoring an archive, say) made a second copy: the new record replaces
+    # it, with its file (before the documents' quota is counted).
+    for earlier in space.sync_records(kinds.RESOURCE):
+        if earlier.id != record_id and _same_resource(earlier, account, client, str(info.id)):
+            page.delete(earlier.id)
+            if isinstance(earlier.data.get("file_record"), str):
+                page.delete(earlier.data["file_record"])
     data: dict[str, Any] = {**base, **info.model_dump(mode="json")}
     data["resource_id"] = str(info.id)
     where = f"{info.name!r} from {account.workspace_name}"
@@ -284,8 +294,23 @@ def _resource_record(
         else:
             data["file_record"] = kept
     # The latest version of a resource replaces the record of the one before.
-    return SyncRecord(kinds.derived_id(kinds.RESOURCE, account.id, str(info.id)),
-                      kinds.RESOURCE, data)  # fmt: skip
+    return SyncRecord(record_id, kinds.RESOURCE, data)
+
+
+def _same_resource(
+    record: SyncRecord, account: Account, client: WorkspaceClient, resource_id: str
+) -> bool:
+    """Whether ``record`` is of this resource of this account's organisation: the same
+    ids, and announced in an event signed with a key of this server (another server
+    cannot make a record of ours go by naming the same ids)."""
+    event = record.data.get("event")
+    key = event.get("key_id") if isinstance(event, dict) else None
+    return (
+        record.data.get("resource_id") == resource_id
+        and record.data.get("workspace_id") == account.workspace_id
+        and isinstance(key, str)
+        and client.knows_key(key)
+    )
 
 
 def _download(client: WorkspaceClient, info: ResourceInfo, limit: int) -> bytes | _Problem:
@@ -310,7 +335,7 @@ def _keep_document(
 ) -> str | _Problem:  # fmt: skip
     """Fetch a document into the page's records; the id of the record holding its bytes,
     or why it is not kept. The previous version's bytes go either way."""
-    record_id = kinds.derived_id(kinds.RESOURCE_FILE, account.id, str(info.id))
+    record_id = resource_record_ids(account, str(info.id))[1]
     page.delete(record_id)
     sizes = kept_document_bytes(space, page.pending)
     others = sum(size for kept_id, size in sizes.items() if kept_id not in page.deleted)
@@ -320,7 +345,7 @@ def _keep_document(
     content = _download(client, info, MAX_DOCUMENT_BYTES)
     if isinstance(content, _Problem):
         return content
-    stored = file_record(account.id, str(info.id), data, content)
+    stored = file_record(account, str(info.id), data, content)
     page.put(stored)
     return stored.id
 

@@ -26,6 +26,7 @@ from app.files import atomic_writer
 from app.private_files import safe_file_name
 from app.space import Space
 from app.syncing import kinds
+from app.syncing.accounts import Account
 from app.syncing.errors import NoSuchEntry
 from app.syncing.records import RecordSource
 from store.errors import DamagedRecord
@@ -133,15 +134,26 @@ def save_document(space: Space, resource_id: str, destination: Path) -> Organisa
     return resource
 
 
+def resource_record_ids(account: Account, resource_id: str) -> tuple[str, str]:
+    """The ids of the records of an organisation's resource and of its file's bytes.
+
+    They follow from the organisation (the server's address and the workspace), not from
+    the account: connecting again, say after restoring an archive, brings the same
+    records again rather than a second copy. Another server naming the same resource id
+    never touches them."""
+    where = (account.server_url.rstrip("/"), account.workspace_id, resource_id)
+    return (kinds.derived_id(kinds.RESOURCE, *where),
+            kinds.derived_id(kinds.RESOURCE_FILE, *where))  # fmt: skip
+
+
 def file_record(
-    account_id: str, resource_id: str, data: dict[str, Any], content: bytes
+    account: Account, resource_id: str, data: dict[str, Any], content: bytes
 ) -> SyncRecord:
     """The record holding a document's bytes (the latest version replaces the one before)."""
-    kept = {"account_id": account_id, "resource_id": resource_id, "version": data.get("version"),
+    kept = {"account_id": account.id, "resource_id": resource_id, "version": data.get("version"),
             "sha256": data.get("sha256"), "size": len(content),
             "content": base64.b64encode(content).decode("ascii")}  # fmt: skip
-    return SyncRecord(kinds.derived_id(kinds.RESOURCE_FILE, account_id, resource_id),
-                      kinds.RESOURCE_FILE, kept)  # fmt: skip
+    return SyncRecord(resource_record_ids(account, resource_id)[1], kinds.RESOURCE_FILE, kept)
 
 
 def kept_document_bytes(space: Space, pending: dict[str, SyncRecord]) -> dict[str, int]:

@@ -487,6 +487,41 @@ def test_documents_and_links_arrive_checked_and_kept_sealed_within_bounds(
     assert b"intranet.example.org" not in sealed
 
 
+def test_a_resource_kept_by_an_earlier_cairn_under_its_account_is_replaced_not_doubled(
+    space: Space, server: LiveServer
+) -> None:
+    """Earlier, a resource's record id was made from the account, so connecting again
+    kept a second copy. Now the next version replaces that record (and its file); a
+    record from another server that names the same ids is left alone."""
+    account, org = connected(space, server)
+    publish_resource(server, org, "Feedback guide", "document", content=b"%PDF-1.4 one",
+                     media_type="application/pdf")  # fmt: skip
+    pull(space, account)
+    [current] = space.sync_records(kinds.RESOURCE)
+    [content] = space.sync_records(kinds.RESOURCE_FILE)
+    resource_id = current.data["resource_id"]
+    # As an earlier Cairn kept them, under another connection's account...
+    old_account = str(uuid.uuid4())
+    old_file = SyncRecord(kinds.derived_id(kinds.RESOURCE_FILE, old_account, resource_id),
+                          kinds.RESOURCE_FILE, {**content.data, "account_id": old_account})
+    old = SyncRecord(kinds.derived_id(kinds.RESOURCE, old_account, resource_id), kinds.RESOURCE,
+                     {**current.data, "account_id": old_account, "file_record": old_file.id})
+    # ...and one from another organisation's server that happens to use the same ids.
+    stranger_event = {**current.data["event"], "key_id": "0123456789abcdef"}
+    stranger = SyncRecord(kinds.derived_id(kinds.RESOURCE, "elsewhere", resource_id),
+                          kinds.RESOURCE, {**current.data, "event": stranger_event})
+    space.put_sync_records([old_file, old, stranger], delete=[current.id, content.id])
+
+    publish_resource(server, org, "Feedback guide", "document", content=b"%PDF-1.4 two",
+                     media_type="application/pdf")  # fmt: skip
+    pull(space, account)
+
+    ids = {r.id for r in space.sync_records(kinds.RESOURCE)}
+    assert ids == {current.id, stranger.id}
+    assert [r.id for r in space.sync_records(kinds.RESOURCE_FILE)] == [content.id]
+    assert document_content(space, current.id)[1] == b"%PDF-1.4 two"
+
+
 def test_a_document_that_is_not_the_one_announced_is_not_kept_and_the_pull_goes_on(
     space: Space, server: LiveServer
 ) -> None:
