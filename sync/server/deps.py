@@ -11,12 +11,11 @@ from typing import Annotated, Any, TypeVar
 import anyio
 from fastapi import Depends, Request
 from sqlalchemy import Engine, bindparam, select, update
-from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col
 
 from sync.server.config import ServerSettings
-from sync.server.db import READ_ONLY, detached, read_only
+from sync.server.db import READ_ONLY, detached, read_only, table_of
 from sync.server.errors import Forbidden, Unauthorised
 from sync.server.models import Device, Membership, User, Workspace, utc_now
 from sync.server.security import hash_token
@@ -36,14 +35,15 @@ async def get_engine(request: Request) -> Engine:
     return engine
 
 
-#: Requests holding a database session at once, in each worker process; the others wait
-#: for one without taking a worker thread. A session is held only while a route runs
-#: (never while a client sends a body or reads an answer), and the work it does takes
-#: turns on Python's GIL anyway: with 50 devices that never pause, 4 answered 15% more
-#: requests than 20, each costing less CPU (tests/benchmarks/bench_server.py). It must
-#: stay well below the worker threads (anyio's 40): on SQLite a request holding the
-#: write lock still needs a worker to finish, and when every worker was waiting for that
-#: lock, nothing moved for the 30 s busy timeout.
+#: Requests holding a read-only database session at once, in each worker process, and
+#: as many holding one that may write; the others wait for one without taking a worker
+#: thread. A session is held only while a route runs (never while a client sends a body
+#: or reads an answer), and the work it does takes turns on Python's GIL anyway: with 50
+#: devices that never pause, 4 answered 15% more requests than 20, each costing less CPU
+#: (tests/benchmarks/bench_server.py). Both together must stay well below the worker
+#: threads (anyio's 40): on SQLite a request holding the write lock still needs a worker
+#: to finish, and when every worker was waiting for that lock, nothing moved for the
+#: 30 s busy timeout.
 MAX_SESSIONS = 4
 
 
@@ -93,8 +93,8 @@ async def session_for(
 async def get_session(
     request: Request, engine: Annotated[Engine, Depends(get_engine)]
 ) -> AsyncIterator[Session]:
-    """One session per request, read-only for GET and HEAD, held until the answer is
-    sent. Routes commit what they change; the rest rolls back."""
+    """One session per request, read-only for GET and HEAD (for the route's time only:
+    see `SessionDep`). Routes commit what they change; the rest rolls back."""
     endpoint = request.scope.get("endpoint")
     reading = request.method in READING_METHODS and not getattr(endpoint, "cairn_writes", False)
     async with session_for(request, engine, reading=reading) as session:
@@ -102,7 +102,7 @@ async def get_session(
 
 
 _DEVICE, _MEMBERSHIP, _USER, _WORKSPACE = (
-    sa_inspect(m).local_table for m in (Device, Membership, User, Workspace)
+    table_of(m) for m in (Device, Membership, User, Workspace)
 )
 _DEVICE_QUERY = (
     select(_DEVICE, _MEMBERSHIP, _USER, _WORKSPACE)

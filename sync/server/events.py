@@ -12,7 +12,6 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import bindparam, select, update
-from sqlalchemy import inspect as sa_inspect
 from sqlmodel import Session, col
 
 from sync.protocol import (
@@ -24,6 +23,7 @@ from sync.protocol import (
     SignedDocument,
 )
 from sync.server import keys
+from sync.server.db import table_of
 from sync.server.models import Event, Membership, new_id, utc_now
 
 
@@ -56,7 +56,7 @@ def publish(
     return row
 
 
-_EVENTS = sa_inspect(Event).local_table
+_EVENTS = table_of(Event)
 _PULL_QUERY = (
     select(_EVENTS.c.seq, _EVENTS.c.kind, _EVENTS.c.document)
     .where(_EVENTS.c.membership_id == bindparam("membership_id"),

@@ -12,7 +12,6 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import BaseModel
 from sqlalchemy import Row, select
-from sqlalchemy import inspect as sa_inspect
 from sqlmodel import Session
 from sqlmodel import select as select_models
 
@@ -23,10 +22,10 @@ from sync.protocol import (
     key_id,
     sign_document,
 )
-from sync.server.db import detached
+from sync.server.db import detached, table_of
 from sync.server.models import ServerKey, utc_now
 
-_KEYS = sa_inspect(ServerKey).local_table
+_KEYS = table_of(ServerKey)
 #: Every request that signs, or asks who the server is, reads the keys: Core queries,
 #: a quarter of the cost of loading ORM objects.
 _ACTIVE_QUERY = select(_KEYS).where(_KEYS.c.retired_at.is_(None))
