@@ -45,11 +45,11 @@ from sync.server import (
     submissions,
 )
 from sync.server.deps import (
-    BriefDeviceDep,
     DeviceContext,
     DeviceDep,
     SessionDep,
     SettingsDep,
+    on_database,
     session_for,
     writes,
 )
@@ -88,10 +88,11 @@ def client_address(request: Request) -> str:
 
 
 @router.get("/server", response_model=ServerInfo, tags=["server"])
-def server_info(session: SessionDep, settings: SettingsDep) -> ServerInfo:
+async def server_info(session: SessionDep, settings: SettingsDep) -> ServerInfo:
     """Who this server is and the key it signs with (no authentication)."""
-    key, endorsements = keys.active_key_and_endorsements(session)
-    session.commit()
+    key, endorsements = await on_database(
+        session, lambda: keys.active_key_and_endorsements(session)
+    )
     return ServerInfo(
         name=settings.name,
         server_key=key.public_key,
@@ -144,13 +145,17 @@ def me(ctx: DeviceDep, session: SessionDep) -> AccountInfo:
         200: {"model": SubmissionResponse, "description": "already received: the same receipt"}
     },
 )
-def submit(
-    signed: SignedDocument, ctx: DeviceDep, session: SessionDep, response: Response
+async def submit(
+    signed: SignedDocument, ctx: DeviceDep, request: Request, response: Response
 ) -> SubmissionResponse:
     """Send a signed submission (attachments uploaded first). Sending the same submission
     again returns the same receipt."""
     ctx.require("submit")
-    result, new = submissions.receive(session, ctx, signed)
+    # A read-only session: on SQLite the checks run on the event loop, and the rows are
+    # written by the submission writer (sync/server/writer.py).
+    engine = request.app.state.engine
+    async with session_for(request, engine, reading=True) as session:
+        result, new = await submissions.receive(session, engine, ctx, signed)
     if not new:
         response.status_code = 200
     return result
@@ -257,7 +262,7 @@ async def upload_piece(
     offset: Annotated[int, Query(ge=0, description="where this piece starts (`received`)")],
     size: Annotated[int, Query(ge=0, description="the attachment's size in bytes")],
     request: Request,
-    ctx: BriefDeviceDep,
+    ctx: DeviceDep,
     settings: SettingsDep,
 ) -> UploadStatus:
     """Append a piece (application/octet-stream, at most the server's piece size) at
@@ -390,7 +395,7 @@ def revoke_share(share_id: ShareId, ctx: DeviceDep, session: SessionDep) -> Shar
 
 
 @router.get("/pull", response_model=PullResponse, tags=["pull"])
-def pull(
+async def pull(
     ctx: DeviceDep,
     session: SessionDep,
     settings: SettingsDep,
@@ -402,9 +407,8 @@ def pull(
     """What the server sent this member since ``after``, oldest first, each signed by the
     server: feedback, review requests, share comments, resources, withdrawals."""
     ctx.require("pull")
-    return events.pull(
-        session, ctx.membership.id, after, min(limit, settings.max_page, MAX_PULL_LIMIT)
-    )
+    count = min(limit, settings.max_page, MAX_PULL_LIMIT)
+    return await on_database(session, lambda: events.pull(session, ctx.membership.id, after, count))
 
 
 # ------------------------------------------------------------------ resources

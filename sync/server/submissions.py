@@ -7,7 +7,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import and_, bindparam, insert, or_
+import anyio
+from sqlalchemy import Engine, and_, bindparam, or_
 from sqlalchemy import select as select_columns
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -34,10 +35,10 @@ from sync.server.errors import Conflict, Forbidden, NotFound, Unprocessable
 from sync.server.models import (
     Submission,
     SubmissionAsset,
-    SubmissionAttachment,
     SubmissionPoint,
     utc_now,
 )
+from sync.server.writer import PendingSubmission, writer_for
 
 
 def verified_payload(
@@ -65,16 +66,58 @@ def verified_payload(
     return body, signature
 
 
-def receive(
-    session: Session, ctx: DeviceContext, signed: SignedDocument
+async def receive(
+    session: Session, engine: Engine, ctx: DeviceContext, signed: SignedDocument
 ) -> tuple[SubmissionResponse, bool]:
-    """Store a signed submission; returns the response and whether it is new. Commits.
+    """Store a signed submission; returns the response and whether it is new.
 
-    Everything that only reads (the checks, the receipt and its signature) happens in a
-    read-only transaction first; the write transaction that follows only inserts, so
-    that on SQLite, where writers take turns, each holds the database for as short a
-    time as it can.
+    ``session`` only reads (`session_for` with ``reading``): the checks, the receipt and
+    its signature. On SQLite they run right here on the event loop (see
+    `deps.on_database`), and the rows are written by the engine's `SubmissionWriter`
+    together with the other submissions waiting: writers take turns there, and one turn
+    serves them all. On PostgreSQL all of it runs in a worker thread.
     """
+    if engine.dialect.name != "sqlite":
+        # PostgreSQL takes many writers at once and groups their commits itself: the
+        # checks and the write go to one worker thread, with no hand-over between.
+        return await anyio.to_thread.run_sync(_receive_here, session, engine, ctx, signed)
+    response, pending = _prepare(session, ctx, signed)  # reads only: see on_database
+    if pending is None:
+        return response, False
+    # Nothing else can write this id meanwhile (on SQLite writes take turns), and a
+    # twin sent at once comes back as "exists".
+    if await writer_for(engine).write_async(pending) == "exists":
+        return _replay(_stored(session, pending.id), ctx, pending.digest), False
+    return response, True
+
+
+def _receive_here(
+    session: Session, engine: Engine, ctx: DeviceContext, signed: SignedDocument
+) -> tuple[SubmissionResponse, bool]:
+    """`receive` in this thread, writing the submission in a transaction of its own."""
+    response, pending = _prepare(session, ctx, signed)
+    if pending is None:
+        return response, False
+    try:
+        outcome = writer_for(engine).write_batch([pending])[0]
+    except IntegrityError:
+        # A twin raced in on another connection and committed first: refused by the key.
+        existing = _stored(session, pending.id)
+        if existing is None:
+            raise
+        return _replay(existing, ctx, pending.digest), False
+    if isinstance(outcome, Conflict):
+        raise outcome
+    if outcome == "exists":
+        return _replay(_stored(session, pending.id), ctx, pending.digest), False
+    return response, True
+
+
+def _prepare(
+    session: Session, ctx: DeviceContext, signed: SignedDocument
+) -> tuple[SubmissionResponse, PendingSubmission | None]:
+    """Check a submission and sign its receipt, reading only: the answer, with the rows
+    to write (None if the submission is here already: the answer is the stored one)."""
     ctx.require("submit")
     body, _ = verified_payload(ctx, signed)
     try:
@@ -93,7 +136,7 @@ def receive(
     reading = session.connection(execution_options={READ_ONLY: True})
     existing = reading.execute(_REPLAY_QUERY, {"id": submission_id}).first()
     if existing is not None:
-        return _replay(existing, ctx, digest), False
+        return _replay(existing, ctx, digest), None
     point = detached(SubmissionPoint, reading.execute(
         _POINT_QUERY, {"id": str(payload.point_id)}).first())  # fmt: skip
     if point is None or point.workspace_id != ctx.workspace.id:
@@ -139,33 +182,25 @@ def receive(
         for asset in payload.assets
         for a in asset.attachments
     ]  # fmt: skip
-    try:
-        if point.mode == "locked":
-            # Again inside the write: two first submissions at once must not both pass.
-            _refuse_if_submitted(session, ctx, point)
-        # The submission row goes in first: its foreign keys are checked row by row. (On
-        # PostgreSQL a twin that raced in on another connection is refused right here.)
-        writing = session.connection()
-        writing.execute(insert(_SUBMISSIONS), submission)
-        if assets:
-            writing.execute(insert(_ASSETS), assets)
-        if attachments:
-            writing.execute(insert(_ATTACHMENTS), attachments)
-        session.commit()
-    except IntegrityError:
-        # The same submission raced in on another connection: answer as for a retry.
-        session.rollback()
-        existing = session.connection().execute(_REPLAY_QUERY, {"id": submission_id}).first()
-        if existing is None:
-            raise
-        return _replay(existing, ctx, digest), False
-    return SubmissionResponse(submission_id=payload.submission_id, status="received",
-                              receipt=receipt), True  # fmt: skip
+    pending = PendingSubmission(
+        submission, assets, attachments, point.name if point.mode == "locked" else None
+    )
+    response = SubmissionResponse(
+        submission_id=payload.submission_id, status="received", receipt=receipt
+    )
+    return response, pending
 
 
-_SUBMISSIONS, _ASSETS, _ATTACHMENTS, _POINTS = (
-    table_of(m) for m in (Submission, SubmissionAsset, SubmissionAttachment, SubmissionPoint)
-)
+def _stored(session: Session, submission_id: str) -> Any:
+    """The row of `_REPLAY_QUERY` for a stored submission (None if there is none; one
+    the writer found stays: submissions are never deleted)."""
+    reading = session.connection(execution_options={READ_ONLY: True})
+    existing = reading.execute(_REPLAY_QUERY, {"id": submission_id}).first()
+    session.commit()
+    return existing
+
+
+_SUBMISSIONS, _POINTS = (table_of(m) for m in (Submission, SubmissionPoint))
 _REPLAY_QUERY = select_columns(
     _SUBMISSIONS.c.id, _SUBMISSIONS.c.membership_id, _SUBMISSIONS.c.payload_sha256,
     _SUBMISSIONS.c.status, _SUBMISSIONS.c.receipt,
