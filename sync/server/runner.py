@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from sync.server import keys
+from sync.server.balance import BalancedHttpProtocol, ConnectionShares, install
 from sync.server.config import ServerSettings
 from sync.server.db import DatabaseUnavailable, make_engine, migrate, session_scope
 
@@ -150,19 +151,24 @@ def listen(host: str, port: int) -> socket.socket:
 
 class WorkerApp:
     """The server's ASGI app for worker processes (``--workers``): it travels to each
-    worker as its settings only, and each builds its own app, with its own database
-    connections, on the first event it gets (uvicorn's lifespan startup)."""
+    worker as its settings and the workers' shared connection counts only, and each
+    builds its own app, with its own database connections, on the first event it gets
+    (uvicorn's lifespan startup)."""
 
-    def __init__(self, settings: ServerSettings) -> None:
+    def __init__(self, settings: ServerSettings, shares: ConnectionShares) -> None:
         self.settings = settings
+        self.shares = shares
         self.app: Any = None
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"settings": self.settings}
+        return {"settings": self.settings, "shares": self.shares}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        # In the worker process, as it starts.
         self.settings = state["settings"]
+        self.shares = state["shares"]
         self.app = None
+        install(self.shares)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if self.app is None:
@@ -196,7 +202,8 @@ def serve(
     ``on_listening`` gets the server's address once the socket is bound (a ``--port 0``
     shows the port chosen). Only proxies at ``forwarded_allow_ips`` are believed about
     the client's address and scheme (X-Forwarded-For / -Proto: Secure cookies behind TLS).
-    ``workers`` processes share the socket (uvicorn's supervisor restarts one that dies).
+    ``workers`` processes share the socket (uvicorn's supervisor restarts one that dies),
+    and their kept-alive connections (`sync.server.balance`).
     """
     import uvicorn
     from uvicorn.supervisors import Multiprocess
@@ -206,10 +213,14 @@ def serve(
     prepare(settings)
     sock = listen(host, port)
     try:
-        app = WorkerApp(settings) if workers > 1 else create_app(settings)
+        app = (
+            WorkerApp(settings, ConnectionShares(workers)) if workers > 1 else create_app(settings)
+        )
         config = uvicorn.Config(
             app, log_level="info", log_config=log_config(), proxy_headers=True,
             forwarded_allow_ips=forwarded_allow_ips, server_header=False, workers=workers,
+            # Several workers keep their kept-alive connections evenly spread.
+            http=BalancedHttpProtocol if workers > 1 else "auto",
         )  # fmt: skip
         bound_host, bound_port = sock.getsockname()[:2]
         if on_listening is not None:

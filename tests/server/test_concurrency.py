@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import socket
 import threading
 import time
@@ -262,3 +263,76 @@ def test_slow_downloads_do_not_hold_the_sessions_either(tmp_path: Path) -> None:
         finally:
             for connection in stalled:
                 connection.close()
+
+
+def _established(pid: int, port: int) -> int:
+    """Connections to ``port`` that process ``pid`` holds open (from /proc)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            local_port = int(fields[1].rsplit(":", 1)[1], 16)
+            if local_port == port and fields[3] == "01" and fields[9] in inodes:
+                count += 1
+    return count
+
+
+def test_several_workers_even_out_their_kept_alive_connections(tmp_path: Path) -> None:
+    """A burst of connections taken by one worker is spread over the others as requests
+    come: an over-full worker closes connections after answering, and clients connect
+    again."""
+    import http.client
+
+    with running_server(tmp_path, "sqlite", extra_args=["--workers", "2"]) as server:
+        assert server.process is not None
+        deadline = time.monotonic() + 30
+        while server.log_text().count("Application startup complete") < 2:
+            assert time.monotonic() < deadline, server.log_text()
+            time.sleep(0.1)
+        # The workers (beside them, multiprocessing's resource tracker).
+        serving = [
+            pid for pid in _children(server.process.pid)
+            if b"resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_bytes()
+        ]  # fmt: skip
+        assert len(serving) == 2
+        # With one worker stopped, every connection goes to the other.
+        stopped = serving[0]
+        os.kill(stopped, signal.SIGSTOP)
+        try:
+            connections = [http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+                           for _ in range(20)]  # fmt: skip
+            for connection in connections:
+                connection.connect()
+            deadline = time.monotonic() + 10
+            while _established(serving[1], server.port) < 20:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        finally:
+            os.kill(stopped, signal.SIGCONT)
+        before = sorted(_established(pid, server.port) for pid in serving)
+
+        closed = 0
+        for _ in range(30):
+            for connection in connections:
+                # http.client connects again by itself after a "Connection: close".
+                connection.request("GET", "/api/v1/server")
+                answer = connection.getresponse()
+                answer.read()
+                closed += answer.getheader("connection", "") == "close"
+            counts = sorted(_established(pid, server.port) for pid in serving)
+            if counts[-1] - counts[0] <= 2:
+                break
+        for connection in connections:
+            connection.close()
+
+    assert before[0] == 0, before  # the burst all went to one worker
+    assert counts[-1] - counts[0] <= 2, (before, counts)
+    assert closed >= 9, (before, counts, closed)
