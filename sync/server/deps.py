@@ -164,9 +164,13 @@ async def current_device(
     """The calling device; 401 with a precise code for a missing, unknown, expired or
     revoked token. Checked in a read-only session of its own, given back at once: a
     route that waits for its client (an attachment piece streams its body) holds no
-    session meanwhile."""
-    async with session_for(request, engine, reading=True) as session:
+    session meanwhile. It takes no session slot: a route may hold one already, and one
+    query that waits for nothing needs no turn."""
+    session = Session(read_only(engine), expire_on_commit=False)
+    try:
         ctx = await on_database(session, lambda: authenticate(request, session))
+    finally:
+        session.close()
     now = utc_now()
     if ctx.device.last_seen_at is None or now - ctx.device.last_seen_at > timedelta(minutes=1):
         # Use is recorded at most once a minute, in a short write of its own (in a
