@@ -276,10 +276,15 @@ async def upload_piece(
         raise ApiError("send attachment pieces as application/octet-stream",
                        code="unsupported_media_type", status=415)  # fmt: skip
     engine = request.app.state.engine
-    async with session_for(request, engine) as session:
-        started = await anyio.to_thread.run_sync(
-            blobs.start_piece, session, settings, ctx, sha256, offset, size
+    async with session_for(request, engine, reading=True) as session:
+        started = await on_database(
+            session, lambda: blobs.peek_piece(session, settings, ctx, sha256, offset, size)
         )
+    if started is None:  # a new upload, or one started again at another size
+        async with session_for(request, engine) as session:
+            started = await anyio.to_thread.run_sync(
+                blobs.start_piece, session, settings, ctx, sha256, offset, size
+            )
     if isinstance(started, UploadStatus):
         return started
     piece = blobs.new_piece(settings)

@@ -34,7 +34,7 @@ from sqlmodel import Session, col, select
 
 from sync.protocol import AttachmentRef, UploadStatus, is_sha256_hex
 from sync.server.config import ServerSettings
-from sync.server.db import READ_ONLY, table_of
+from sync.server.db import READ_ONLY, detached, table_of
 from sync.server.deps import DeviceContext
 from sync.server.errors import ApiError, Conflict, TooLarge, Unprocessable
 from sync.server.models import Blob, Upload, utc_now
@@ -80,6 +80,14 @@ def _partial_path(settings: ServerSettings, upload: Upload) -> Path:
     # Named by the upload row, which belongs to one member: two members uploading the
     # same attachment never share a partial file.
     return _partial_dir(settings) / upload.id
+
+
+def _fsync_file(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -208,6 +216,36 @@ def start_piece(
     return upload.id
 
 
+def peek_piece(
+    session: Session,
+    settings: ServerSettings,
+    ctx: DeviceContext,
+    sha256: str,
+    offset: int,
+    size: int,
+) -> UploadStatus | str | None:
+    """`start_piece` for an upload that exists already at this size, reading only: on
+    SQLite it needs no turn at the writer. None when the upload must be made or
+    restarted first (then `start_piece`). The checks that count are made again under
+    the upload's lock when the piece is kept (`finish_piece`)."""
+    _check_request(settings, sha256, size)
+    if offset < 0:
+        raise Unprocessable("the offset cannot be negative", code="invalid_offset")
+    reading = session.connection(execution_options={READ_ONLY: True})
+    upload = detached(Upload, reading.execute(
+        select_columns(_UPLOADS).where(
+            _UPLOADS.c.membership_id == ctx.membership.id, _UPLOADS.c.sha256 == sha256
+        )
+    ).first())  # fmt: skip
+    session.commit()
+    if upload is None or upload.size != size:
+        return None
+    _expect_offset(upload, offset)
+    if upload.received == upload.size:
+        return _status(upload)
+    return upload.id
+
+
 def new_piece(settings: ServerSettings) -> Path:
     """Where a piece's bytes go while they arrive (removed by the caller afterwards)."""
     return _partial_dir(settings) / f"piece.{secrets.token_hex(8)}.piece"
@@ -228,6 +266,11 @@ def finish_piece(
     upload `start_piece` named; when the upload is complete, verify it and keep it.
     Commits."""
     ahead = _hash_ahead(session, settings, upload_id, offset, size, piece, length)
+    # A piece that is the whole attachment, with the right hash, goes straight into the
+    # store: written to disk now, before the lock, and only renamed under it.
+    whole = offset == 0 and length == size and ahead is not None and ahead[1] == sha256
+    if whole:
+        _fsync_file(piece)
     current = _locked_upload(session, ctx.membership.id, sha256)
     if current is None or current.id != upload_id or current.size != size:
         raise Conflict("this upload was started again with another size meanwhile",
@@ -245,6 +288,15 @@ def finish_piece(
             "the bytes received so far were lost; send this attachment again from 0",
             details=[{"received": 0, "size": upload.size}],
         )
+    if whole and ahead is not None and ahead[0] == seen:
+        # Nothing changed the upload since the hash was taken (see below).
+        _discard_partial(settings, upload)
+        upload.received = size
+        upload.updated_at = utc_now()
+        session.add(upload)
+        _store_blob(session, settings, sha256, size, source=piece)
+        session.commit()
+        return _status(upload)
     if length:
         _append(settings, upload, piece)
         upload.received += length

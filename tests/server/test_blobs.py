@@ -268,3 +268,28 @@ def test_a_hash_taken_before_the_lock_is_not_trusted_if_the_upload_changed_meanw
     with server.session() as session:
         upload = session.exec(select(Upload).where(col(Upload.sha256) == sha)).one()
         assert upload.received == 0  # discarded: the client sends it again from 0
+
+
+def test_an_attachment_sent_in_one_piece_is_kept_whole(server: LiveServer) -> None:
+    """A piece that is the whole attachment is renamed into the store (no copy through a
+    partial file, none left behind); with the wrong bytes it is refused and nothing is
+    kept."""
+    member = join(server, make_org(server))
+    data = os.urandom(5000)
+    sha = hashlib.sha256(data).hexdigest()
+    partial = server.settings().files_dir / "partial"
+    before = set(partial.iterdir()) if partial.exists() else set()
+    wrong = _put(member, sha, 0, len(data), os.urandom(5000))
+    assert wrong.status_code == 422
+    assert wrong.json()["error"]["code"] == "hash_mismatch"
+    assert not blob_path(server.settings(), sha).exists()
+
+    answer = _put(member, sha, 0, len(data), data)
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"sha256": sha, "size": 5000, "received": 5000, "complete": True}
+    assert blob_path(server.settings(), sha).read_bytes() == data
+    # Sent again (an answer lost on the way): all of it is here already.
+    again = _put(member, sha, 0, len(data), data)
+    assert again.status_code == 409
+    assert again.json()["error"]["details"] == [{"received": 5000, "size": 5000}]
+    assert set(partial.iterdir()) <= before  # no partial file was left behind
