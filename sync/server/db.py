@@ -21,6 +21,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
@@ -86,6 +87,25 @@ def _open_gate_file(database: Path) -> int | None:
     return os.open(gate, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
 
 
+class GateBusy(Exception):
+    """Another write holds SQLite's write gate (raised only under `no_waiting`)."""
+
+
+_NO_WAITING: ContextVar[bool] = ContextVar("cairn_no_waiting", default=False)
+
+
+@contextmanager
+def no_waiting() -> Iterator[None]:
+    """Within: a transaction that may write on SQLite begins only if the write gate is
+    free this instant, and raises GateBusy otherwise (never waits for it). For writes
+    made on the event loop, which must never wait for another's turn."""
+    token = _NO_WAITING.set(True)
+    try:
+        yield
+    finally:
+        _NO_WAITING.reset(token)
+
+
 class GatedConnection(sqlite3.Connection):
     """An SQLite connection whose transactions take its engine's write gate before
     ``BEGIN IMMEDIATE``, and let go of it once COMMIT or ROLLBACK is done, or the
@@ -108,6 +128,9 @@ class GatedConnection(sqlite3.Connection):
             self.query_only = on
 
     def enter_gate(self) -> None:
+        if _NO_WAITING.get():
+            self._enter_gate_now()
+            return
         if not self.gate.acquire(timeout=BUSY_SECONDS):
             raise sqlite3.OperationalError("database is locked")
         if self.gate_file is not None:
@@ -115,6 +138,21 @@ class GatedConnection(sqlite3.Connection):
                 # Only this process's gate holder waits here, so no timeout of its own:
                 # the others time out on the lock above.
                 fcntl.flock(self.gate_file, fcntl.LOCK_EX)
+            except BaseException:
+                self.gate.release()
+                raise
+        self.holds_gate = True
+
+    def _enter_gate_now(self) -> None:
+        """`enter_gate` if the gate is free this instant; GateBusy otherwise."""
+        if not self.gate.acquire(blocking=False):
+            raise GateBusy
+        if self.gate_file is not None:
+            try:
+                fcntl.flock(self.gate_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                self.gate.release()
+                raise GateBusy from None
             except BaseException:
                 self.gate.release()
                 raise

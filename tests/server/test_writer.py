@@ -3,7 +3,9 @@ in one transaction, and one bad submission never fails the others."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -199,3 +201,36 @@ def test_a_submission_given_up_before_its_batch_is_not_written(world: World) -> 
             session.exec(select(Submission).where(col(Submission.id) == given_up.id)).first()
             is None
         )
+
+
+@pytest.mark.parametrize("world", ["sqlite"], indirect=True)
+def test_on_sqlite_a_write_from_the_event_loop_never_waits_for_the_gate(
+    world: World, tmp_path: Path
+) -> None:
+    """Written in place when the gate is free; while another process holds it, the
+    submission waits in the writer thread and the event loop goes on."""
+    writer = SubmissionWriter(world.engine)
+    other_process = make_engine(ServerSettings(data_dir=tmp_path))  # its own gate
+    free_now, later = pending(world), pending(world)
+
+    async def scenario() -> tuple[Outcome, float, bool, Outcome]:
+        first = await writer.write_async(free_now)
+        holder = other_process.connect()
+        held = holder.begin()  # BEGIN IMMEDIATE: the other process has the turn
+        threading.Timer(1.0, held.commit).start()
+        task = asyncio.ensure_future(writer.write_async(later))
+        began = time.monotonic()
+        await asyncio.sleep(0.05)
+        loop_went_on = time.monotonic() - began
+        waiting = not task.done()
+        second = await task
+        holder.close()
+        return first, loop_went_on, waiting, second
+
+    first, loop_went_on, waiting, second = asyncio.run(scenario())
+    other_process.dispose()
+    assert first == "stored"
+    assert loop_went_on < 0.5  # the loop did not wait for the other process's turn
+    assert waiting
+    assert second == "stored"
+    assert stored(world) == sorted([free_now.id, later.id])
