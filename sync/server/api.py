@@ -52,6 +52,7 @@ from sync.server.deps import (
     on_database,
     session_for,
     writes,
+    writing,
 )
 from sync.server.errors import ApiError, Forbidden, Gone, NotFound, Unprocessable
 
@@ -240,17 +241,26 @@ _OCTET_STREAM_BODY: dict[str, Any] = {
 
 @router.get("/blobs/{sha256}", response_model=UploadStatus, tags=["attachments"])
 @writes
-def upload_status(
+async def upload_status(
     sha256: Sha256,
     size: Annotated[int, Query(ge=0, description="the attachment's size in bytes")],
     ctx: DeviceDep,
-    session: SessionDep,
+    request: Request,
     settings: SettingsDep,
 ) -> UploadStatus:
     """How much of this attachment has arrived from this member; starts the upload if new.
     A complete upload can be named in submissions and shares."""
     require_any(ctx, "submit", "share")
-    return blobs.status(session, settings, ctx, sha256, size)
+    engine = request.app.state.engine
+    async with session_for(request, engine, reading=True) as session:
+        found = await on_database(
+            session, lambda: blobs.peek_status(session, settings, ctx, sha256, size)
+        )
+    if found is not None:
+        return found
+    # New, or started again at another size: that takes a write.
+    async with session_for(request, engine) as session:
+        return await writing(session, lambda: blobs.status(session, settings, ctx, sha256, size))
 
 
 @router.put(

@@ -175,6 +175,30 @@ def _upload_for(
     return upload
 
 
+def peek_status(
+    session: Session, settings: ServerSettings, ctx: DeviceContext, sha256: str, size: int
+) -> UploadStatus | None:
+    """`status` of an upload that exists already at this size, reading only; None when
+    it must be made or started again first (then `status`)."""
+    _check_request(settings, sha256, size)
+    upload = _read_upload(session, ctx.membership.id, sha256)
+    if upload is None or upload.size != size:
+        return None
+    return _status(upload)
+
+
+def _read_upload(session: Session, membership_id: str, sha256: str) -> Upload | None:
+    """This member's upload of ``sha256``, in a read-only transaction (committed)."""
+    reading = session.connection(execution_options={READ_ONLY: True})
+    upload = detached(Upload, reading.execute(
+        select_columns(_UPLOADS).where(
+            _UPLOADS.c.membership_id == membership_id, _UPLOADS.c.sha256 == sha256
+        )
+    ).first())  # fmt: skip
+    session.commit()
+    return upload
+
+
 def status(
     session: Session, settings: ServerSettings, ctx: DeviceContext, sha256: str, size: int
 ) -> UploadStatus:
@@ -231,13 +255,7 @@ def peek_piece(
     _check_request(settings, sha256, size)
     if offset < 0:
         raise Unprocessable("the offset cannot be negative", code="invalid_offset")
-    reading = session.connection(execution_options={READ_ONLY: True})
-    upload = detached(Upload, reading.execute(
-        select_columns(_UPLOADS).where(
-            _UPLOADS.c.membership_id == ctx.membership.id, _UPLOADS.c.sha256 == sha256
-        )
-    ).first())  # fmt: skip
-    session.commit()
+    upload = _read_upload(session, ctx.membership.id, sha256)
     if upload is None or upload.size != size:
         return None
     _expect_offset(upload, offset)

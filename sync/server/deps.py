@@ -15,7 +15,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col
 
 from sync.server.config import ServerSettings
-from sync.server.db import READ_ONLY, detached, read_only, table_of
+from sync.server.db import READ_ONLY, GateBusy, detached, no_waiting, read_only, table_of
 from sync.server.errors import Forbidden, Unauthorised
 from sync.server.models import Device, Membership, User, Workspace, utc_now
 from sync.server.security import hash_token
@@ -155,6 +155,21 @@ async def on_database(session: Session, work: Callable[[], Result]) -> Result:
     """
     if session.get_bind().dialect.name == "sqlite":
         return work()
+    return await anyio.to_thread.run_sync(work)
+
+
+async def writing(session: Session, work: Callable[[], Result]) -> Result:
+    """Run ``work``, which writes through ``session`` (a session that may write), where
+    it costs least: on SQLite right here on the event loop if the write gate is free
+    this instant, else in a worker thread that waits for its turn; elsewhere in a
+    worker thread. ``work`` must begin with the database: nothing it does before its
+    first statement may matter if it is run twice."""
+    if session.get_bind().dialect.name == "sqlite":
+        try:
+            with no_waiting():
+                return work()
+        except GateBusy:
+            session.rollback()  # nothing began: the gate was taken before BEGIN
     return await anyio.to_thread.run_sync(work)
 
 

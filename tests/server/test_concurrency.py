@@ -336,3 +336,44 @@ def test_several_workers_even_out_their_kept_alive_connections(tmp_path: Path) -
     assert before[0] == 0, before  # the burst all went to one worker
     assert counts[-1] - counts[0] <= 2, (before, counts)
     assert closed >= 9, (before, counts, closed)
+
+
+def test_a_write_from_the_event_loop_waits_for_its_turn_in_a_thread(tmp_path: Path) -> None:
+    """deps.writing: on SQLite a write runs in place when the gate is free, and in a
+    worker thread while another process holds it; the event loop never waits."""
+    import asyncio
+
+    from sync.server.deps import writing
+
+    settings, (ours, other_process) = _sqlite_engines(tmp_path)
+
+    def add(name: str, session: Session) -> str:
+        session.add(Workspace(name=name))
+        session.commit()
+        return threading.current_thread().name
+
+    async def scenario() -> tuple[str, str, float]:
+        loop_thread = threading.current_thread().name
+        with Session(ours) as session:
+            in_place = await writing(session, lambda: add("In place", session))
+        assert in_place == loop_thread
+        holder = other_process.connect()
+        held = holder.begin()  # the other process has the turn
+        threading.Timer(1.0, held.commit).start()
+        began = time.monotonic()
+        with Session(ours) as session:
+            task = asyncio.ensure_future(writing(session, lambda: add("Later", session)))
+            await asyncio.sleep(0.05)
+            loop_went_on = time.monotonic() - began
+            later = await task
+        holder.close()
+        return loop_thread, later, loop_went_on
+
+    loop_thread, later, loop_went_on = asyncio.run(scenario())
+    assert loop_went_on < 0.5
+    assert later != loop_thread  # it waited for its turn in a worker thread
+    with Session(ours) as session:
+        names = sorted(session.exec(select(Workspace.name)).all())
+    assert names == ["In place", "Later"]
+    for engine in (ours, other_process):
+        engine.dispose()
