@@ -29,8 +29,9 @@ class ConnectionShares:
 
     def __init__(self, workers: int) -> None:
         self.lock = _CONTEXT.Lock()
-        self.owners = _CONTEXT.RawArray("i", workers)
-        self.counts = _CONTEXT.RawArray("i", workers)
+        # Room for twice as many: uvicorn's supervisor can add workers (SIGTTIN).
+        self.owners = _CONTEXT.RawArray("i", 2 * workers)
+        self.counts = _CONTEXT.RawArray("i", 2 * workers)
         self.slot = -1
 
     def __getstate__(self) -> dict[str, Any]:

@@ -188,17 +188,16 @@ async def current_device(
         session.close()
     now = utc_now()
     if ctx.device.last_seen_at is None or now - ctx.device.last_seen_at > timedelta(minutes=1):
-        # Use is recorded at most once a minute, in a short write of its own (in a
-        # thread: on SQLite it may wait for the writer's turn). A write on every request
-        # would serialise them.
-        await anyio.to_thread.run_sync(_record_use, engine, ctx.device, now)
+        # Use is recorded at most once a minute, in a short write of its own. A write on
+        # every request would serialise them.
+        with Session(engine) as session:
+            await writing(session, lambda: _record_use(session, ctx.device, now))
     return ctx
 
 
-def _record_use(engine: Engine, device: Device, now: datetime) -> None:
-    with Session(engine) as writing:
-        writing.execute(update(Device).where(col(Device.id) == device.id).values(last_seen_at=now))
-        writing.commit()
+def _record_use(session: Session, device: Device, now: datetime) -> None:
+    session.execute(update(Device).where(col(Device.id) == device.id).values(last_seen_at=now))
+    session.commit()
     set_committed_value(device, "last_seen_at", now)  # as stored, not a change to flush
 
 
