@@ -223,11 +223,12 @@ def start_piece(
 ) -> UploadStatus | str:
     """Before a piece of this member's upload of ``sha256`` is read from the network:
     the upload's id if the piece may come at ``offset``, or its status if it is complete
-    already (a retry of a last piece that was answered, or an empty file). Commits, so
-    that no lock is held while the body arrives.
+    already and ``offset`` is its end (an empty file). Commits, so that no lock is held
+    while the body arrives.
 
     Raises OffsetMismatch (409) unless ``offset`` is exactly what was received, with
-    the count received in the details so the client can resume from there.
+    the count received in the details so the client can resume from there (a retry of
+    a last piece that was answered learns so that it is complete).
     """
     _check_request(settings, sha256, size)
     if offset < 0:
