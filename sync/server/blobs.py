@@ -82,16 +82,9 @@ def _partial_path(settings: ServerSettings, upload: Upload) -> Path:
     return _partial_dir(settings) / upload.id
 
 
-def _fsync_file(path: Path) -> None:
+def _fsync(path: Path) -> None:
+    """Flush a file, or a folder's entries, to disk."""
     descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
-def _fsync_dir(folder: Path) -> None:
-    descriptor = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(descriptor)
     finally:
@@ -289,7 +282,7 @@ def finish_piece(
     # store: written to disk now, before the lock, and only renamed under it.
     whole = offset == 0 and length == size and ahead is not None and ahead[1] == sha256
     if whole:
-        _fsync_file(piece)
+        _fsync(piece)
     current = _locked_upload(session, ctx.membership.id, sha256)
     if current is None or current.id != upload_id or current.size != size:
         raise Conflict("this upload was started again with another size meanwhile",
@@ -445,7 +438,7 @@ def _store_blob(
             os.fsync(descriptor)
             os.close(descriptor)
         os.replace(source, target)
-        _fsync_dir(target.parent)
+        _fsync(target.parent)
     _record_blob(session, sha256, size)
 
 

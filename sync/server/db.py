@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Column, Engine, Row, Table, event
+from sqlalchemy import Column, Connection, Engine, Row, Table, event
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import ClassManager, configure_mappers, make_transient_to_detached
@@ -128,28 +128,19 @@ class GatedConnection(sqlite3.Connection):
             self.query_only = on
 
     def enter_gate(self) -> None:
-        if _NO_WAITING.get():
-            self._enter_gate_now()
-            return
-        if not self.gate.acquire(timeout=BUSY_SECONDS):
-            raise sqlite3.OperationalError("database is locked")
+        # Under `no_waiting` the gate is taken only if it is free this instant.
+        waiting = not _NO_WAITING.get()
+        if not self.gate.acquire(blocking=waiting, timeout=BUSY_SECONDS if waiting else -1):
+            if waiting:
+                raise sqlite3.OperationalError("database is locked")
+            raise GateBusy
         if self.gate_file is not None:
             try:
                 # Only this process's gate holder waits here, so no timeout of its own:
                 # the others time out on the lock above.
-                fcntl.flock(self.gate_file, fcntl.LOCK_EX)
-            except BaseException:
-                self.gate.release()
-                raise
-        self.holds_gate = True
-
-    def _enter_gate_now(self) -> None:
-        """`enter_gate` if the gate is free this instant; GateBusy otherwise."""
-        if not self.gate.acquire(blocking=False):
-            raise GateBusy
-        if self.gate_file is not None:
-            try:
-                fcntl.flock(self.gate_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(
+                    self.gate_file, fcntl.LOCK_EX if waiting else fcntl.LOCK_EX | fcntl.LOCK_NB
+                )
             except BlockingIOError:
                 self.gate.release()
                 raise GateBusy from None
@@ -279,6 +270,10 @@ def _loading_plan(
 
 def is_postgresql(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
+
+
+def is_sqlite(engine: Engine | Connection) -> bool:
+    return engine.dialect.name == "sqlite"
 
 
 @contextmanager

@@ -15,7 +15,15 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col
 
 from sync.server.config import ServerSettings
-from sync.server.db import READ_ONLY, GateBusy, detached, no_waiting, read_only, table_of
+from sync.server.db import (
+    READ_ONLY,
+    GateBusy,
+    detached,
+    is_sqlite,
+    no_waiting,
+    read_only,
+    table_of,
+)
 from sync.server.errors import Forbidden, Unauthorised
 from sync.server.models import Device, Membership, User, Workspace, utc_now
 from sync.server.security import hash_token
@@ -153,7 +161,7 @@ async def on_database(session: Session, work: Callable[[], Result]) -> Result:
     must be read-only there (`session_for` with ``reading``), and a write in it fails.
     PostgreSQL answers over the network, so its work always goes to a thread.
     """
-    if session.get_bind().dialect.name == "sqlite":
+    if is_sqlite(session.get_bind()):
         return work()
     return await anyio.to_thread.run_sync(work)
 
@@ -164,7 +172,7 @@ async def writing(session: Session, work: Callable[[], Result]) -> Result:
     this instant, else in a worker thread that waits for its turn; elsewhere in a
     worker thread. ``work`` must begin with the database: nothing it does before its
     first statement may matter if it is run twice."""
-    if session.get_bind().dialect.name == "sqlite":
+    if is_sqlite(session.get_bind()):
         try:
             with no_waiting():
                 return work()

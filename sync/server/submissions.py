@@ -29,7 +29,7 @@ from sync.protocol import (
     verify_bytes,
 )
 from sync.server import blobs, directory, events, keys
-from sync.server.db import READ_ONLY, detached, table_of
+from sync.server.db import READ_ONLY, detached, is_sqlite, table_of
 from sync.server.deps import DeviceContext
 from sync.server.errors import Conflict, Forbidden, NotFound, Unprocessable
 from sync.server.models import (
@@ -77,7 +77,7 @@ async def receive(
     together with the other submissions waiting: writers take turns there, and one turn
     serves them all. On PostgreSQL all of it runs in a worker thread.
     """
-    if engine.dialect.name != "sqlite":
+    if not is_sqlite(engine):
         # PostgreSQL takes many writers at once and groups their commits itself: the
         # checks and the write go to one worker thread, with no hand-over between.
         return await anyio.to_thread.run_sync(_receive_here, session, engine, ctx, signed)

@@ -31,7 +31,7 @@ from typing import Any, Literal
 from sqlalchemy import Engine, and_, exists, insert
 from sqlalchemy import select as select_columns
 
-from sync.server.db import GateBusy, no_waiting, table_of
+from sync.server.db import GateBusy, is_sqlite, no_waiting, table_of
 from sync.server.errors import Conflict
 from sync.server.models import Submission, SubmissionAsset, SubmissionAttachment
 
@@ -75,7 +75,7 @@ class SubmissionWriter:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._inline = engine.dialect.name == "sqlite"
+        self._inline = is_sqlite(engine)
         self._queue: queue.SimpleQueue[tuple[PendingSubmission, Future[Outcome]]] = (
             queue.SimpleQueue()
         )
